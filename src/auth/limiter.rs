@@ -1,0 +1,1 @@
+//! Login throttling (filled in with the login routes).

@@ -1,0 +1,1 @@
+//! The `vault` client's library half.

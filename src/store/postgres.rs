@@ -1,0 +1,2 @@
+//! PostgreSQL backend.
+pub struct PostgresStore;
