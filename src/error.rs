@@ -1,1 +1,93 @@
-//! API errors.
+//! `ApiError`: every way a request can fail, and the status and
+//! `{"error","message"}` body each one answers with (API.md).
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    BadRequest(String),
+    Unauthorized,
+    Forbidden(&'static str),
+    NotFound(&'static str),
+    MethodNotAllowed,
+    Conflict(&'static str),
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    TooManyRequests { retry_after: u64 },
+    Internal,
+    Unavailable,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest(message.into())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::TooManyRequests { .. } => 429,
+            ApiError::Internal => 500,
+            ApiError::Unavailable => 503,
+        }
+    }
+
+    /// The machine-readable `error` code of API.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::Internal => "internal",
+            ApiError::Unavailable => "unavailable",
+        }
+    }
+
+    /// A human-readable message. Never holds SQL, data or secrets.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::BadRequest(m) => m.clone(),
+            ApiError::Unauthorized => "missing, invalid, expired or revoked token".into(),
+            ApiError::Forbidden(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => {
+                (*m).to_string()
+            }
+            ApiError::MethodNotAllowed => "method not allowed on this path".into(),
+            ApiError::PayloadTooLarge => "request body larger than 64 KiB".into(),
+            ApiError::UnsupportedMediaType => "the body must be sent as application/json".into(),
+            ApiError::TooManyRequests { retry_after } => {
+                format!("too many failed logins; retry in {retry_after} s")
+            }
+            ApiError::Internal => "internal error".into(),
+            ApiError::Unavailable => "the database is unavailable; retry later".into(),
+        }
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.code(), "message": self.message() })
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// Routes map `Conflict`/`NotFound` themselves when those are expected;
+    /// what reaches this conversion is an outage or a bug.
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict => ApiError::Conflict("already exists"),
+            StoreError::NotFound => ApiError::NotFound("not found"),
+            StoreError::Unavailable(_) | StoreError::Schema(_) => ApiError::Unavailable,
+        }
+    }
+}

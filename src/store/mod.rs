@@ -175,3 +175,25 @@ pub fn unix_now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// The error for a database that has never been initialised.
+pub(crate) fn missing_schema() -> StoreError {
+    StoreError::Schema(
+        "the database has no vaultd schema; start vaultd once with --init-db".to_string(),
+    )
+}
+
+/// Checks a stored schema version against this build's.
+pub(crate) fn check_schema_version(found: i64) -> StoreResult<()> {
+    match found.cmp(&SCHEMA_VERSION) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Less => Err(StoreError::Schema(format!(
+            "the database schema is version {found}, this vaultd needs {SCHEMA_VERSION}; \
+             start vaultd with --init-db to upgrade it"
+        ))),
+        std::cmp::Ordering::Greater => Err(StoreError::Schema(format!(
+            "the database schema is version {found}, newer than this vaultd \
+             ({SCHEMA_VERSION}); upgrade vaultd"
+        ))),
+    }
+}

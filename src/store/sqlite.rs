@@ -1,2 +1,548 @@
-//! SQLite backend.
-pub struct SqliteStore;
+//! The embedded default: SQLite in WAL mode with `synchronous=FULL`, so that a
+//! write acknowledged to a client survives a crash or a power cut.
+//!
+//! Writes go through one connection behind a mutex (SQLite has one writer at
+//! a time anyway; queueing on a mutex is cheaper and fairer than spinning on
+//! `SQLITE_BUSY`), inside `BEGIN IMMEDIATE` so that another process sharing
+//! the file cannot interleave. Reads use a pool of connections.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Entry, EntryChange, PendingLogin, SCHEMA_VERSION, Store, StoreError, StoreResult, User,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS vaultd_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id         INTEGER PRIMARY KEY,
+    username   TEXT NOT NULL UNIQUE,
+    record     BLOB NOT NULL,
+    vault_key  BLOB,
+    rev        INTEGER NOT NULL DEFAULT 0,
+    epoch      INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+-- Strings are stored as BLOBs of their UTF-8 bytes: they may hold U+0000,
+-- and BLOBs compare by bytes, which is the order API.md requires.
+CREATE TABLE IF NOT EXISTS entries (
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    site       BLOB NOT NULL,
+    username   BLOB,
+    password   BLOB NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, site)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_logins (
+    id         BLOB PRIMARY KEY,
+    user_id    INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    epoch      INTEGER NOT NULL,
+    state      BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_logins_expiry ON pending_logins (expires_at);
+CREATE INDEX IF NOT EXISTS pending_logins_user ON pending_logins (user_id);
+CREATE TABLE IF NOT EXISTS invites (
+    hash       BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    spent_at   INTEGER
+);
+";
+
+const USER_COLUMNS: &str = "id, username, record, vault_key, rev, epoch";
+const ENTRY_COLUMNS: &str = "site, username, password, version, updated_at";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: r2d2::Pool<ReaderManager>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file. `readers` is the size of
+    /// the read pool, normally the number of worker threads.
+    pub fn open(path: &Path, readers: u32) -> StoreResult<SqliteStore> {
+        let writer = open_connection(path)?;
+        let readers = r2d2::Pool::builder()
+            .max_size(readers.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(2))
+            .build_unchecked(ReaderManager {
+                path: path.to_path_buf(),
+            });
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let conn = self.readers.get().map_err(|_| unavailable("no free connection"))?;
+        f(&conn).map_err(map_error)
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction and commits when it returns
+    /// `Ok`; any error rolls everything back.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        // A poisoned mutex only means another request panicked while holding
+        // it; the connection itself rolled back and is still usable.
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_error)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(map_error)?;
+        Ok(value)
+    }
+}
+
+struct ReaderManager {
+    path: PathBuf,
+}
+
+impl r2d2::ManageConnection for ReaderManager {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open(&self.path)?;
+        configure(&conn)?;
+        Ok(conn)
+    }
+
+    fn is_valid(&self, _conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        Ok(())
+    }
+
+    fn has_broken(&self, _conn: &mut Connection) -> bool {
+        false
+    }
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(map_error)?;
+    configure(&conn).map_err(map_error)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // journal_mode answers with a row, so it cannot go through execute_batch.
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn unavailable(why: &str) -> StoreError {
+    StoreError::Unavailable(why.to_string())
+}
+
+fn map_error(err: rusqlite::Error) -> StoreError {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => unavailable("disk full"),
+        Some(ErrorCode::ReadOnly) => unavailable("database is read-only"),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => unavailable("database busy"),
+        Some(ErrorCode::CannotOpen) => unavailable("cannot open database file"),
+        Some(ErrorCode::SystemIoFailure) => unavailable("I/O error"),
+        _ => unavailable("database error"),
+    }
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    // Only ever written from a `&str`, so this is valid UTF-8; a corrupted
+    // row degrades to replacement characters rather than a panic.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        record: row.get(2)?,
+        vault_key: row.get::<_, Option<Vec<u8>>>(3)?.map(text),
+        rev: row.get(4)?,
+        epoch: row.get(5)?,
+    })
+}
+
+fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        site: text(row.get(0)?),
+        username: row.get::<_, Option<Vec<u8>>>(1)?.map(text),
+        password: text(row.get(2)?),
+        version: row.get(3)?,
+        updated_at: row.get(4)?,
+    })
+}
+
+fn schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vaultd_meta')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT value FROM vaultd_meta WHERE key = 'schema_version'",
+        [],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+impl Store for SqliteStore {
+    fn prepare(&self, create: bool) -> StoreResult<()> {
+        if create {
+            self.write(|tx| {
+                match schema_version(tx).map_err(map_error)? {
+                    None => {
+                        tx.execute_batch(SCHEMA).map_err(map_error)?;
+                        tx.execute(
+                            "INSERT INTO vaultd_meta (key, value) VALUES ('schema_version', ?1)",
+                            [SCHEMA_VERSION],
+                        )
+                        .map_err(map_error)?;
+                    }
+                    Some(v) => super::check_schema_version(v)?,
+                }
+                Ok(())
+            })
+        } else {
+            match self.read(schema_version)? {
+                None => Err(super::missing_schema()),
+                Some(v) => super::check_schema_version(v),
+            }
+        }
+    }
+
+    fn health(&self) -> StoreResult<()> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    fn create_user(
+        &self,
+        username: &str,
+        record: &[u8],
+        vault_key: Option<&str>,
+        invite: Option<&[u8]>,
+        now: i64,
+    ) -> StoreResult<User> {
+        self.write(|tx| {
+            if let Some(hash) = invite {
+                let spent = tx
+                    .prepare_cached(
+                        "UPDATE invites SET spent_at = ?2
+                         WHERE hash = ?1 AND spent_at IS NULL AND expires_at >= ?2",
+                    )
+                    .and_then(|mut s| s.execute(params![hash, now]))
+                    .map_err(map_error)?;
+                if spent != 1 {
+                    return Err(StoreError::NotFound);
+                }
+            }
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO users (username, record, vault_key, created_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![username, record, vault_key.map(str::as_bytes), now])
+                });
+            match inserted {
+                Ok(_) => Ok(User {
+                    id: tx.last_insert_rowid(),
+                    username: username.to_string(),
+                    record: record.to_vec(),
+                    vault_key: vault_key.map(str::to_string),
+                    rev: 0,
+                    epoch: 0,
+                }),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
+                Err(e) => Err(map_error(e)),
+            }
+        })
+    }
+
+    fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"))?
+                .query_row([username], user_from_row)
+                .optional()
+        })
+    }
+
+    fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                .query_row([id], user_from_row)
+                .optional()
+        })
+    }
+
+    fn user_rev(&self, id: i64) -> StoreResult<Option<i64>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT rev FROM users WHERE id = ?1")?
+                .query_row([id], |row| row.get(0))
+                .optional()
+        })
+    }
+
+    fn revoke_tokens(&self, id: i64) -> StoreResult<i64> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE users SET rev = rev + 1 WHERE id = ?1 RETURNING rev")
+                .and_then(|mut s| s.query_row([id], |row| row.get(0)).optional())
+                .map_err(map_error)?
+                .ok_or(StoreError::NotFound)
+        })
+    }
+
+    fn change_password(
+        &self,
+        id: i64,
+        record: &[u8],
+        vault_key: Option<&str>,
+    ) -> StoreResult<User> {
+        self.write(|tx| {
+            tx.prepare_cached(&format!(
+                "UPDATE users SET record = ?2, vault_key = ?3, rev = rev + 1, epoch = epoch + 1
+                 WHERE id = ?1 RETURNING {USER_COLUMNS}"
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![id, record, vault_key.map(str::as_bytes)], user_from_row)
+                    .optional()
+            })
+            .map_err(map_error)?
+            .ok_or(StoreError::NotFound)
+        })
+    }
+
+    fn delete_user(&self, id: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            // ON DELETE CASCADE removes entries and pending logins.
+            let deleted = tx
+                .prepare_cached("DELETE FROM users WHERE id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map_err(map_error)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
+    fn put_login(&self, login: &PendingLogin, now: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM pending_logins WHERE expires_at < ?1")
+                .and_then(|mut s| s.execute([now]))
+                .map_err(map_error)?;
+            tx.prepare_cached(
+                "INSERT INTO pending_logins (id, user_id, epoch, state, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    login.id,
+                    login.user_id,
+                    login.epoch,
+                    login.state,
+                    login.expires_at
+                ])
+            })
+            .map_err(map_error)?;
+            Ok(())
+        })
+    }
+
+    fn take_login(&self, id: &[u8], now: i64) -> StoreResult<Option<PendingLogin>> {
+        let taken = self.write(|tx| {
+            tx.prepare_cached(
+                "DELETE FROM pending_logins WHERE id = ?1
+                 RETURNING id, user_id, epoch, state, expires_at",
+            )
+            .and_then(|mut s| {
+                s.query_row([id], |row| {
+                    Ok(PendingLogin {
+                        id: row.get(0)?,
+                        user_id: row.get(1)?,
+                        epoch: row.get(2)?,
+                        state: row.get(3)?,
+                        expires_at: row.get(4)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(map_error)
+        })?;
+        Ok(taken.filter(|login| login.expires_at >= now))
+    }
+
+    fn create_invite(&self, hash: &[u8], expires_at: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached("INSERT INTO invites (hash, expires_at) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![hash, expires_at]))
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict
+                    } else {
+                        map_error(e)
+                    }
+                })?;
+            Ok(())
+        })
+    }
+
+    fn invite_valid(&self, hash: &[u8], now: i64) -> StoreResult<bool> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM invites
+                 WHERE hash = ?1 AND spent_at IS NULL AND expires_at >= ?2)",
+            )?
+            .query_row(params![hash, now], |row| row.get(0))
+        })
+    }
+
+    fn add_entry(
+        &self,
+        user: i64,
+        site: &str,
+        username: Option<&str>,
+        password: &str,
+        now: i64,
+    ) -> StoreResult<Entry> {
+        self.write(|tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO entries (user_id, site, username, password, version, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        user,
+                        site.as_bytes(),
+                        username.map(str::as_bytes),
+                        password.as_bytes(),
+                        now
+                    ])
+                });
+            match inserted {
+                Ok(_) => Ok(Entry {
+                    site: site.to_string(),
+                    username: username.map(str::to_string),
+                    password: password.to_string(),
+                    version: 1,
+                    updated_at: now,
+                }),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
+                Err(e) => Err(map_error(e)),
+            }
+        })
+    }
+
+    fn get_entry(&self, user: i64, site: &str) -> StoreResult<Option<Entry>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries WHERE user_id = ?1 AND site = ?2"
+            ))?
+            .query_row(params![user, site.as_bytes()], entry_from_row)
+            .optional()
+        })
+    }
+
+    fn list_entries(&self, user: i64) -> StoreResult<Vec<Entry>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries WHERE user_id = ?1 ORDER BY site"
+            ))?
+            .query_map([user], entry_from_row)?
+            .collect()
+        })
+    }
+
+    fn change_entry(
+        &self,
+        user: i64,
+        site: &str,
+        change: &EntryChange,
+        now: i64,
+    ) -> StoreResult<i64> {
+        self.write(|tx| {
+            // One statement: the version check and the write cannot be split
+            // by another writer. `?4`/`?6` say whether a field is to be set.
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE entries SET
+                        password = CASE WHEN ?3 IS NULL THEN password ELSE ?3 END,
+                        username = CASE WHEN ?4 THEN ?5 ELSE username END,
+                        version = version + 1,
+                        updated_at = ?6
+                     WHERE user_id = ?1 AND site = ?2 AND (?7 IS NULL OR version = ?7)
+                     RETURNING version",
+                )
+                .and_then(|mut s| {
+                    s.query_row(
+                        params![
+                            user,
+                            site.as_bytes(),
+                            change.password.as_deref().map(str::as_bytes),
+                            change.username.is_some(),
+                            change.username.as_ref().and_then(|u| u.as_deref()).map(str::as_bytes),
+                            now,
+                            change.expected_version,
+                        ],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                })
+                .map_err(map_error)?;
+            match updated {
+                Some(version) => Ok(version),
+                None => {
+                    let exists: bool = tx
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM entries WHERE user_id = ?1 AND site = ?2)",
+                        )
+                        .and_then(|mut s| s.query_row(params![user, site.as_bytes()], |r| r.get(0)))
+                        .map_err(map_error)?;
+                    Err(if exists { StoreError::Conflict } else { StoreError::NotFound })
+                }
+            }
+        })
+    }
+
+    fn delete_entry(&self, user: i64, site: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM entries WHERE user_id = ?1 AND site = ?2")
+                .and_then(|mut s| s.execute(params![user, site.as_bytes()]))
+                .map_err(map_error)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+}
