@@ -1,1 +1,379 @@
-//! Configuration.
+//! Configuration: flags > environment variables > files > defaults.
+//!
+//! `database.ini` chooses the database (a `[postgresql]` section, as in the
+//! original Flask server; otherwise the embedded SQLite), `.env` holds the two
+//! secrets. Everything here fails with one line that names the fix.
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+
+use crate::auth::opaque::ServerSetup;
+use crate::store::{PgSettings, SslMode};
+
+/// The shortest `JWT_KEY` accepted (HS256 wants at least 256 bits).
+pub const MIN_JWT_KEY_LEN: usize = 32;
+/// OPRF seed (64) || server private key (32) || dummy public key (32), the
+/// layout `npx @serenity-kit/opaque create-server-setup` prints too.
+pub const SERVER_SETUP_LEN: usize = 128;
+
+/// Who may register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signups {
+    Open,
+    /// Only with a one-time invite from `vaultd invite`.
+    Closed,
+}
+
+impl std::str::FromStr for Signups {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(Signups::Open),
+            "closed" => Ok(Signups::Closed),
+            _ => Err(format!("signups must be `open` or `closed`, not `{s}`")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(PgSettings),
+}
+
+/// Everything the server needs to run, secrets excepted.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub threads: usize,
+    pub init_db: bool,
+    pub database: Database,
+    pub env_file: PathBuf,
+    pub session_ttl: u64,
+    pub signups: Signups,
+    pub trust_proxy: bool,
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// The two secrets of `.env`. Never logged, never stored in the database.
+pub struct Secrets {
+    pub jwt_key: Vec<u8>,
+    pub server_setup: ServerSetup,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(..)")
+    }
+}
+
+/// The raw settings from flags and environment, before files are read.
+/// Each `None` falls back to the environment variable, then the default.
+#[derive(Debug, Default, Clone)]
+pub struct Settings {
+    pub bind: Option<String>,
+    pub threads: Option<usize>,
+    pub init_db: bool,
+    pub database_ini: Option<PathBuf>,
+    pub env_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub session_ttl: Option<u64>,
+    pub signups: Option<Signups>,
+    pub trust_proxy: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Reads `VAULTD_<NAME>` from the environment, parsed.
+fn from_env<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("environment variable {name}: {e}")),
+        _ => Ok(None),
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    matches!(
+        std::env::var(name).as_deref(),
+        Ok("1" | "true" | "yes" | "on")
+    )
+}
+
+impl Settings {
+    /// Resolves flags, environment and `database.ini` into a `Config`.
+    pub fn resolve(self) -> Result<Config, String> {
+        let bind_text = match self.bind {
+            Some(b) => b,
+            None => from_env("VAULTD_BIND")?.unwrap_or_else(|| "127.0.0.1:8080".to_string()),
+        };
+        let bind = bind_text
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("--bind: `{bind_text}` is not an ADDRESS:PORT such as 127.0.0.1:8080"))?;
+        let threads = match self.threads {
+            Some(n) => n,
+            None => from_env("VAULTD_THREADS")?.unwrap_or_else(default_threads),
+        };
+        if threads == 0 || threads > 1024 {
+            return Err("--threads must be between 1 and 1024".into());
+        }
+        let path = |flag: Option<PathBuf>, var: &str, default: &str| -> Result<PathBuf, String> {
+            Ok(flag
+                .or(from_env(var)?)
+                .unwrap_or_else(|| PathBuf::from(default)))
+        };
+        let database_ini = path(self.database_ini, "VAULTD_DATABASE_INI", "database.ini")?;
+        let env_file = path(self.env_file, "VAULTD_ENV_FILE", ".env")?;
+        let data_dir = path(self.data_dir, "VAULTD_DATA_DIR", ".")?;
+        let session_ttl = match self.session_ttl {
+            Some(t) => t,
+            None => from_env("VAULTD_SESSION_TTL")?.unwrap_or(3600),
+        };
+        if !(60..=30 * 86400).contains(&session_ttl) {
+            return Err("--session-ttl must be between 60 and 2592000 seconds".into());
+        }
+        let signups = match self.signups {
+            Some(s) => s,
+            None => from_env("VAULTD_SIGNUPS")?.unwrap_or(Signups::Open),
+        };
+        let tls_cert = self.tls_cert.or(from_env("VAULTD_TLS_CERT")?);
+        let tls_key = self.tls_key.or(from_env("VAULTD_TLS_KEY")?);
+        let tls = match (tls_cert, tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".into()),
+        };
+        Ok(Config {
+            bind,
+            threads,
+            init_db: self.init_db || env_flag("VAULTD_INIT_DB"),
+            database: read_database_ini(&database_ini, &data_dir)?,
+            env_file,
+            session_ttl,
+            signups,
+            trust_proxy: self.trust_proxy || env_flag("VAULTD_TRUST_PROXY"),
+            tls,
+        })
+    }
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// `[postgresql]` in `database.ini` selects PostgreSQL; no file (or no such
+/// section) means SQLite at `<data_dir>/vaultd.db`.
+pub fn read_database_ini(path: &Path, data_dir: &Path) -> Result<Database, String> {
+    let sqlite = Database::Sqlite(data_dir.join("vaultd.db"));
+    if !path.exists() {
+        return Ok(sqlite);
+    }
+    let ini = ini::Ini::load_from_file(path)
+        .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
+    let Some(section) = ini.section(Some("postgresql")) else {
+        return Ok(sqlite);
+    };
+    let get = |key: &str| section.get(key).map(str::to_string);
+    let need = |key: &str| {
+        get(key).ok_or_else(|| {
+            format!("{}: [postgresql] needs a `{key}` line", path.display())
+        })
+    };
+    let port = match get("port") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("{}: port `{p}` is not a number", path.display()))?,
+        None => 5432,
+    };
+    let sslmode = match get("sslmode") {
+        Some(m) => m
+            .parse::<SslMode>()
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        None => SslMode::Prefer,
+    };
+    Ok(Database::Postgres(PgSettings {
+        host: get("host").unwrap_or_else(|| "localhost".to_string()),
+        port,
+        user: need("user")?,
+        password: get("password").unwrap_or_default(),
+        database: need("database")?,
+        sslmode,
+    }))
+}
+
+/// Reads the two secrets: the process environment first, then the `.env`
+/// file.
+pub fn load_secrets(env_file: &Path) -> Result<Secrets, String> {
+    let file = match fs::read_to_string(env_file) {
+        Ok(text) => parse_env_file(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("{}: cannot read it: {e}", env_file.display())),
+    };
+    let lookup = |key: &str| {
+        std::env::var(key)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| file.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+    };
+    let hint = format!(
+        "set it in {} (run `vaultd --init-db` once to create that file)",
+        env_file.display()
+    );
+    let jwt_key = lookup("JWT_KEY").ok_or_else(|| format!("JWT_KEY is missing: {hint}"))?;
+    if jwt_key.len() < MIN_JWT_KEY_LEN {
+        return Err(format!(
+            "JWT_KEY is shorter than {MIN_JWT_KEY_LEN} characters: use a long random value"
+        ));
+    }
+    let setup = lookup("OPAQUE_SERVER_SETUP")
+        .ok_or_else(|| format!("OPAQUE_SERVER_SETUP is missing: {hint}"))?;
+    let server_setup = decode_server_setup(&setup).ok_or_else(|| {
+        "OPAQUE_SERVER_SETUP is malformed: it must be the base64url of a 128-byte server \
+         setup (restore it from your backup of .env; a new one locks every user out)"
+            .to_string()
+    })?;
+    Ok(Secrets {
+        jwt_key: jwt_key.into_bytes(),
+        server_setup,
+    })
+}
+
+pub fn decode_server_setup(text: &str) -> Option<ServerSetup> {
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
+    // opaque-ke ignores trailing bytes; a setup of another length is a
+    // copy-and-paste accident, not a setup.
+    if bytes.len() != SERVER_SETUP_LEN {
+        return None;
+    }
+    ServerSetup::deserialize(&bytes).ok()
+}
+
+pub fn encode_server_setup(setup: &ServerSetup) -> String {
+    URL_SAFE_NO_PAD.encode(setup.serialize())
+}
+
+/// `KEY=VALUE` lines; `#` comments, `export ` prefixes and surrounding quotes
+/// are accepted, as dotenv files usually have them.
+fn parse_env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| {
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (key, value) = line.split_once('=')?;
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value);
+            Some((key.trim().to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// Creates `.env` with fresh random secrets, mode 0600, only when it does not
+/// exist: replacing `OPAQUE_SERVER_SETUP` would lock every user out.
+/// Returns whether a file was created.
+pub fn create_env_file_if_missing(env_file: &Path) -> Result<bool, String> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = match options.open(env_file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(format!("{}: cannot create it: {e}", env_file.display())),
+    };
+    let mut key = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let setup = ServerSetup::new(&mut rand::rngs::OsRng);
+    let text = format!(
+        "# vaultd secrets. Back this file up with the database: without\n\
+         # OPAQUE_SERVER_SETUP no user can log in again.\n\
+         JWT_KEY={}\nOPAQUE_SERVER_SETUP={}\n",
+        URL_SAFE_NO_PAD.encode(key),
+        encode_server_setup(&setup)
+    );
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("{}: cannot write it: {e}", env_file.display()))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_lines() {
+        let parsed = parse_env_file(
+            "# comment\nJWT_KEY=abc\nexport OPAQUE_SERVER_SETUP=\"xyz\"\n\nQ='v=1'\nbroken\n",
+        );
+        assert_eq!(
+            parsed,
+            vec![
+                ("JWT_KEY".into(), "abc".into()),
+                ("OPAQUE_SERVER_SETUP".into(), "xyz".into()),
+                ("Q".into(), "v=1".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn database_ini_selects_backend() {
+        let dir = std::env::temp_dir().join(format!("vaultd-config-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let ini = dir.join("database.ini");
+        assert!(matches!(read_database_ini(&ini, &dir), Ok(Database::Sqlite(p)) if p == dir.join("vaultd.db")));
+        fs::write(&ini, "[postgresql]\nhost=db\ndatabase=vault\nuser=u\npassword=p\nport=6543\nsslmode=require\n").unwrap();
+        match read_database_ini(&ini, &dir).unwrap() {
+            Database::Postgres(pg) => {
+                assert_eq!((pg.host.as_str(), pg.port, pg.user.as_str()), ("db", 6543, "u"));
+                assert_eq!((pg.password.as_str(), pg.database.as_str()), ("p", "vault"));
+                assert_eq!(pg.sslmode, SslMode::Require);
+            }
+            other => panic!("expected PostgreSQL, got {other:?}"),
+        }
+        fs::write(&ini, "[postgresql]\nhost=db\ndatabase=vault\nuser=u\nsslmode=maybe\n").unwrap();
+        assert!(read_database_ini(&ini, &dir).unwrap_err().contains("sslmode"));
+        fs::write(&ini, "[postgresql]\nhost=db\nuser=u\n").unwrap();
+        assert!(read_database_ini(&ini, &dir).unwrap_err().contains("database"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn env_file_is_created_once_with_private_mode() {
+        let dir = std::env::temp_dir().join(format!("vaultd-envfile-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let env = dir.join(".env");
+        assert!(create_env_file_if_missing(&env).unwrap());
+        let first = fs::read_to_string(&env).unwrap();
+        assert!(!create_env_file_if_missing(&env).unwrap());
+        assert_eq!(fs::read_to_string(&env).unwrap(), first, "an existing .env is never replaced");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let secrets = load_secrets(&env).unwrap();
+        assert!(secrets.jwt_key.len() >= MIN_JWT_KEY_LEN);
+        assert_eq!(secrets.server_setup.serialize().len(), 128);
+        fs::write(&env, "JWT_KEY=short\nOPAQUE_SERVER_SETUP=x\n").unwrap();
+        assert!(load_secrets(&env).unwrap_err().contains("JWT_KEY"));
+        fs::write(&env, format!("JWT_KEY={}\nOPAQUE_SERVER_SETUP=AAAA\n", "k".repeat(40))).unwrap();
+        assert!(load_secrets(&env).unwrap_err().contains("OPAQUE_SERVER_SETUP is malformed"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,1 +1,243 @@
-//! HTTP layer.
+//! The HTTP layer: tiny_http with a pool of worker threads, the checks every
+//! route shares (in API.md's order: path, method, content type, size, token,
+//! then the route's own body checks), JSON replies, an access log line per
+//! request, panics turned into `500`, and a graceful stop.
+
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use crate::api::{Access, App, Call, Caller, Reply, Route, find_route};
+use crate::error::ApiError;
+
+/// Request bodies above this answer `413` (API.md).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// How a server is run, beyond the routes' own `App`.
+pub struct ServeOptions {
+    pub threads: usize,
+    pub trust_proxy: bool,
+    /// Send `Strict-Transport-Security` (only when serving TLS).
+    pub hsts: bool,
+}
+
+/// Serves until `stop` is set, then lets in-flight requests finish and
+/// returns. `server` is already bound, so the caller knows the address.
+pub fn serve(server: Server, app: Arc<App>, options: ServeOptions, stop: Arc<AtomicBool>) {
+    let server = Arc::new(server);
+    let options = Arc::new(options);
+    let workers: Vec<_> = (0..options.threads.max(1))
+        .map(|i| {
+            let (server, app, options, stop) =
+                (server.clone(), app.clone(), options.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || worker(&server, &app, &options, &stop))
+                .expect("spawning a worker thread")
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    // Dropping the last handle closes the listening socket.
+}
+
+fn worker(server: &Server, app: &App, options: &ServeOptions, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        match server.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(request)) => handle(app, options, request),
+            Ok(None) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// One request: answer it and write its access-log line.
+fn handle(app: &App, options: &ServeOptions, mut request: Request) {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = find_route(path_of(request.url()));
+    let outcome = catch_unwind(AssertUnwindSafe(|| answer(app, options, route, &mut request)))
+        .unwrap_or(Err(ApiError::Internal));
+    let (status, body, retry_after) = match outcome {
+        Ok(Reply { status, body }) => (status, body, None),
+        Err(e) => {
+            let retry = match e {
+                ApiError::TooManyRequests { retry_after } => Some(retry_after),
+                _ => None,
+            };
+            (e.status(), e.body(), retry)
+        }
+    };
+    let response = json_response(status, &body, retry_after, options.hsts);
+    let _ = request.respond(response);
+    // Only the route's own path is logged: an unknown path is whatever the
+    // client sent, and could hold anything.
+    let path = route.map_or("<unknown>", |r| r.path);
+    eprintln!(
+        "{method} {path} {status} {}us",
+        started.elapsed().as_micros()
+    );
+}
+
+fn path_of(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// The shared checks, in API.md's order, then the route.
+fn answer(
+    app: &App,
+    options: &ServeOptions,
+    route: Option<&Route>,
+    request: &mut Request,
+) -> Result<Reply, ApiError> {
+    let route = route.ok_or(ApiError::NotFound("no such route"))?;
+    let expected = if route.get { Method::Get } else { Method::Post };
+    if *request.method() != expected {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let body = if route.get {
+        Vec::new()
+    } else {
+        if !is_json(header(request, "Content-Type")) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        read_body(request)?
+    };
+    let caller = match route.access {
+        Access::Public => None,
+        Access::User | Access::FreshUser => Some(authenticate(app, route.access, request)?),
+    };
+    let call = Call {
+        body: &body,
+        caller,
+        client: client_address(request, options.trust_proxy),
+    };
+    (route.handler)(app, &call)
+}
+
+fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
+
+/// `application/json`, any case, parameters such as `; charset=utf-8` allowed.
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Reads at most `MAX_BODY` bytes; a longer body is `413` without reading
+/// (or buffering) the rest.
+fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
+    if request.body_length().is_some_and(|len| len > MAX_BODY) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut body = Vec::with_capacity(request.body_length().unwrap_or(0));
+    request
+        .as_reader()
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+    if body.len() > MAX_BODY {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(body)
+}
+
+/// A valid, unrevoked bearer token, and fresh enough for the route.
+fn authenticate(app: &App, access: Access, request: &Request) -> Result<Caller, ApiError> {
+    let token = header(request, "Authorization")
+        .and_then(|h| {
+            let (scheme, token) = h.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .ok_or(ApiError::Unauthorized)?;
+    let session = app.tokens.verify(token).ok_or(ApiError::Unauthorized)?;
+    // Revocation: the token must carry the user's current counter.
+    if app.store.user_rev(session.user_id)? != Some(session.rev) {
+        return Err(ApiError::Unauthorized);
+    }
+    if access == Access::FreshUser {
+        let age = crate::store::unix_now().max(0) as u64;
+        if age.saturating_sub(session.issued_at) >= crate::api::account::FRESH_TOKEN_SECONDS {
+            return Err(ApiError::Forbidden(
+                "re-authentication required: log in again and retry within 5 minutes",
+            ));
+        }
+    }
+    Ok(Caller {
+        user_id: session.user_id,
+        issued_at: session.issued_at,
+    })
+}
+
+/// The TCP peer, or with `--trust-proxy` the last `X-Forwarded-For` entry
+/// (the one our proxy appended; earlier ones are the client's to forge).
+fn client_address(request: &Request, trust_proxy: bool) -> IpAddr {
+    let peer = request
+        .remote_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), SocketAddr::ip);
+    if !trust_proxy {
+        return peer;
+    }
+    header(request, "X-Forwarded-For")
+        .and_then(|h| h.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
+fn json_response(
+    status: u16,
+    body: &serde_json::Value,
+    retry_after: Option<u64>,
+    hsts: bool,
+) -> Response<std::io::Cursor<Vec<u8>>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::from_data(bytes).with_status_code(status);
+    let mut add = |name: &str, value: &str| {
+        if let Ok(h) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(h);
+        }
+    };
+    add("Content-Type", "application/json");
+    add("Cache-Control", "no-store");
+    add("X-Content-Type-Options", "nosniff");
+    add("Referrer-Policy", "no-referrer");
+    if hsts {
+        add("Strict-Transport-Security", "max-age=31536000");
+    }
+    if let Some(seconds) = retry_after {
+        add("Retry-After", &seconds.to_string());
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("Application/JSON; charset=utf-8")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(Some("application/jsonx")));
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn paths_drop_query_strings() {
+        assert_eq!(path_of("/get?x=1"), "/get");
+        assert_eq!(path_of("/get"), "/get");
+    }
+}

@@ -1,1 +1,209 @@
-fn main() {}
+//! `vaultd`: flags → configuration → serve (or a maintenance subcommand).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use argh::FromArgs;
+
+use vaultd::api::{App, account};
+use vaultd::auth::limiter::Limiter;
+use vaultd::auth::token::TokenKeys;
+use vaultd::config::{self, Config, Settings, Signups};
+use vaultd::http::{self, ServeOptions};
+use vaultd::store::{self, Store, unix_now};
+
+/// vaultd: a small self-hosted zero-knowledge password manager server.
+/// Every flag can also be set with the environment variable in brackets.
+#[derive(FromArgs)]
+struct Flags {
+    /// address and port to listen on [VAULTD_BIND] (default 127.0.0.1:8080)
+    #[argh(option)]
+    bind: Option<String>,
+    /// worker threads [VAULTD_THREADS] (default: number of cores)
+    #[argh(option)]
+    threads: Option<usize>,
+    /// create .env (if absent) and the database schema (if missing), then serve [VAULTD_INIT_DB=1]
+    #[argh(switch)]
+    init_db: bool,
+    /// database.ini with a [postgresql] section [VAULTD_DATABASE_INI] (default ./database.ini)
+    #[argh(option)]
+    database_ini: Option<std::path::PathBuf>,
+    /// file holding JWT_KEY and OPAQUE_SERVER_SETUP [VAULTD_ENV_FILE] (default ./.env)
+    #[argh(option)]
+    env_file: Option<std::path::PathBuf>,
+    /// directory of the embedded SQLite database vaultd.db [VAULTD_DATA_DIR] (default .)
+    #[argh(option)]
+    data_dir: Option<std::path::PathBuf>,
+    /// lifetime of a session token in seconds [VAULTD_SESSION_TTL] (default 3600)
+    #[argh(option)]
+    session_ttl: Option<u64>,
+    /// open (default) or closed: registration then needs an invite from `vaultd invite` [VAULTD_SIGNUPS]
+    #[argh(option)]
+    signups: Option<Signups>,
+    /// take the client address from the last X-Forwarded-For entry (behind a reverse proxy) [VAULTD_TRUST_PROXY=1]
+    #[argh(switch)]
+    trust_proxy: bool,
+    /// PEM certificate chain to serve HTTPS [VAULTD_TLS_CERT]
+    #[argh(option)]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key to serve HTTPS [VAULTD_TLS_KEY]
+    #[argh(option)]
+    tls_key: Option<std::path::PathBuf>,
+    #[argh(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Invite(InviteCommand),
+}
+
+/// Print a one-time invite code for registration with closed signups.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "invite")]
+struct InviteCommand {
+    /// hours the invite stays valid (default 72)
+    #[argh(option, default = "72")]
+    hours: u32,
+}
+
+fn main() -> ExitCode {
+    let flags: Flags = argh::from_env();
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("vaultd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(flags: Flags) -> Result<(), String> {
+    let settings = Settings {
+        bind: flags.bind,
+        threads: flags.threads,
+        init_db: flags.init_db,
+        database_ini: flags.database_ini,
+        env_file: flags.env_file,
+        data_dir: flags.data_dir,
+        session_ttl: flags.session_ttl,
+        signups: flags.signups,
+        trust_proxy: flags.trust_proxy,
+        tls_cert: flags.tls_cert,
+        tls_key: flags.tls_key,
+    };
+    let config = settings.resolve()?;
+    match flags.command {
+        None => serve(config),
+        Some(Command::Invite(invite)) => make_invite(&config, invite.hours),
+    }
+}
+
+fn open_store(config: &Config) -> Result<Box<dyn Store>, String> {
+    let store = store::open(&config.database, config.threads as u32, config.init_db)?;
+    store.prepare(config.init_db).map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    if config.init_db && config::create_env_file_if_missing(&config.env_file)? {
+        eprintln!(
+            "vaultd: created {} with fresh secrets; back it up with the database",
+            config.env_file.display()
+        );
+    }
+    let secrets = config::load_secrets(&config.env_file)?;
+    let store = open_store(&config)?;
+    let app = Arc::new(App {
+        store,
+        tokens: TokenKeys::new(&secrets.jwt_key, config.session_ttl),
+        server_setup: secrets.server_setup,
+        signups: config.signups,
+        limiter: Limiter::default(),
+    });
+    let server = bind(&config)?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| config.bind.to_string(), |a| a.to_string());
+    eprintln!(
+        "vaultd: listening on {scheme}://{addr} ({}, {} threads)",
+        describe(&config.database),
+        config.threads
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    }
+    let options = ServeOptions {
+        threads: config.threads,
+        trust_proxy: config.trust_proxy,
+        hsts: config.tls.is_some(),
+    };
+    http::serve(server, app, options, stop);
+    eprintln!("vaultd: stopped");
+    Ok(())
+}
+
+fn describe(database: &config::Database) -> String {
+    match database {
+        config::Database::Sqlite(path) => format!("SQLite at {}", path.display()),
+        config::Database::Postgres(pg) => {
+            format!("PostgreSQL {} at {}:{}", pg.database, pg.host, pg.port)
+        }
+    }
+}
+
+fn bind(config: &Config) -> Result<tiny_http::Server, String> {
+    let cannot = |e: Box<dyn std::error::Error + Send + Sync>| {
+        format!("cannot listen on {}: {e}", config.bind)
+    };
+    match &config.tls {
+        None => tiny_http::Server::http(config.bind).map_err(cannot),
+        Some((cert, key)) => bind_tls(config, cert, key).and_then(|r| r.map_err(cannot)),
+    }
+}
+
+#[cfg(feature = "tls")]
+type BindResult = Result<tiny_http::Server, Box<dyn std::error::Error + Send + Sync>>;
+
+#[cfg(feature = "tls")]
+fn bind_tls(
+    config: &Config,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<BindResult, String> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| format!("{}: cannot read it: {e}", p.display()))
+    };
+    let ssl = tiny_http::SslConfig {
+        certificate: read(cert)?,
+        private_key: read(key)?,
+    };
+    Ok(tiny_http::Server::https(config.bind, ssl))
+}
+
+#[cfg(not(feature = "tls"))]
+fn bind_tls(
+    _config: &Config,
+    _cert: &std::path::Path,
+    _key: &std::path::Path,
+) -> Result<Result<tiny_http::Server, Box<dyn std::error::Error + Send + Sync>>, String> {
+    Err("this vaultd was built without the `tls` feature".into())
+}
+
+fn make_invite(config: &Config, hours: u32) -> Result<(), String> {
+    let store = open_store(config)?;
+    let code = account::new_invite_code();
+    let expires_at = unix_now() + i64::from(hours) * 3600;
+    store
+        .create_invite(&account::invite_hash(&code), expires_at)
+        .map_err(|e| e.to_string())?;
+    println!("{code}");
+    eprintln!("vaultd: invite valid for {hours} hours; it is spent by one registration");
+    Ok(())
+}

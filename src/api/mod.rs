@@ -1,1 +1,121 @@
-//! The routes.
+//! The routes of API.md: one plain function per route, from the parsed call
+//! to a reply. The HTTP layer (`crate::http`) does the checks every route
+//! shares, in the order API.md gives.
+
+pub mod account;
+pub mod body;
+pub mod vault;
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use crate::auth::limiter::Limiter;
+use crate::auth::opaque::ServerSetup;
+use crate::auth::token::TokenKeys;
+use crate::config::Signups;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// Everything a route may use; shared by all worker threads.
+pub struct App {
+    pub store: Box<dyn Store>,
+    pub tokens: TokenKeys,
+    pub server_setup: ServerSetup,
+    pub signups: Signups,
+    pub limiter: Limiter,
+}
+
+/// The authenticated user of a call.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub user_id: i64,
+    /// Unix seconds the caller's token was issued.
+    pub issued_at: u64,
+}
+
+/// One request, after the shared checks.
+pub struct Call<'a> {
+    pub body: &'a [u8],
+    /// Set on routes that need a token.
+    pub caller: Option<Caller>,
+    /// The client's address (the TCP peer, or the proxy's word for it).
+    pub client: IpAddr,
+}
+
+impl Call<'_> {
+    /// The caller of an authenticated route. The HTTP layer has checked the
+    /// token before the route runs, so `None` is a routing bug.
+    pub fn caller(&self) -> Result<Caller, ApiError> {
+        self.caller.ok_or(ApiError::Unauthorized)
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Result<Reply, ApiError> {
+        Ok(Reply { status: 200, body })
+    }
+
+    pub fn created(body: Value) -> Result<Reply, ApiError> {
+        Ok(Reply { status: 201, body })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// A valid, unrevoked token.
+    User,
+    /// A valid token issued less than five minutes ago (account routes).
+    FreshUser,
+}
+
+pub type Handler = fn(&App, &Call) -> Result<Reply, ApiError>;
+
+pub struct Route {
+    pub path: &'static str,
+    /// `GET` for `/health`, `POST` for everything else.
+    pub get: bool,
+    pub access: Access,
+    pub handler: Handler,
+}
+
+pub const ROUTES: &[Route] = &[
+    route("/health", true, Access::Public, health),
+    route("/register", false, Access::Public, account::register),
+    route("/register/finish", false, Access::Public, account::register_finish),
+    route("/login", false, Access::Public, account::login),
+    route("/login/finish", false, Access::Public, account::login_finish),
+    route("/logout", false, Access::User, account::logout),
+    route("/account/password", false, Access::FreshUser, account::password),
+    route("/account/password/finish", false, Access::FreshUser, account::password_finish),
+    route("/account/delete", false, Access::FreshUser, account::delete),
+    route("/add", false, Access::User, vault::add),
+    route("/get", false, Access::User, vault::get),
+    route("/change", false, Access::User, vault::change),
+    route("/delete", false, Access::User, vault::delete),
+];
+
+const fn route(path: &'static str, get: bool, access: Access, handler: Handler) -> Route {
+    Route {
+        path,
+        get,
+        access,
+        handler,
+    }
+}
+
+pub fn find_route(path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.path == path)
+}
+
+/// `GET /health`: `200` when the database answers, else `503`.
+fn health(app: &App, _call: &Call) -> Result<Reply, ApiError> {
+    app.store.health()?;
+    Reply::ok(json!({ "status": "ok" }))
+}

@@ -1,1 +1,160 @@
-//! Login throttling (filled in with the login routes).
+//! Login throttling (API.md, Login): in a sliding 15-minute window, 5 failed
+//! logins for one username from one address, or 20 from one address whatever
+//! the usernames, answer `429` until the oldest counted failure leaves the
+//! window. Other addresses are never locked out, so nobody can lock a user
+//! out of their own account. Counters live in this process's memory.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const PER_USER_AND_ADDRESS: usize = 5;
+pub const PER_ADDRESS: usize = 20;
+/// Above this many tracked keys, expired ones are swept on the next write.
+const SWEEP_ABOVE: usize = 10_000;
+
+#[derive(Default)]
+struct Failures {
+    by_user: HashMap<(String, IpAddr), VecDeque<Instant>>,
+    by_address: HashMap<IpAddr, VecDeque<Instant>>,
+}
+
+pub struct Limiter {
+    failures: Mutex<Failures>,
+    window: Duration,
+}
+
+impl Default for Limiter {
+    fn default() -> Self {
+        Limiter::new(WINDOW)
+    }
+}
+
+/// Drops the failures that have left the window.
+fn expire(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while times.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        times.pop_front();
+    }
+}
+
+/// Seconds until the oldest failure leaves the window, when over `limit`.
+fn blocked(times: Option<&VecDeque<Instant>>, limit: usize, now: Instant, window: Duration) -> Option<u64> {
+    let times = times?;
+    let live: Vec<&Instant> = times.iter().filter(|t| now.duration_since(**t) < window).collect();
+    if live.len() < limit {
+        return None;
+    }
+    let left = window.saturating_sub(now.duration_since(*live[0]));
+    // Round up, so a client that waits exactly this long is let in.
+    Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+}
+
+impl Limiter {
+    pub fn new(window: Duration) -> Self {
+        Limiter {
+            failures: Mutex::new(Failures::default()),
+            window,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Err(retry_after_seconds)` when this username (if known) and address
+    /// may not try now.
+    pub fn check(&self, username: Option<&str>, client: IpAddr) -> Result<(), u64> {
+        let now = Instant::now();
+        let failures = self.lock();
+        let by_address = blocked(failures.by_address.get(&client), PER_ADDRESS, now, self.window);
+        let by_user = username.and_then(|u| {
+            let key = (u.to_string(), client);
+            blocked(failures.by_user.get(&key), PER_USER_AND_ADDRESS, now, self.window)
+        });
+        match by_address.max(by_user) {
+            Some(wait) => Err(wait.max(1)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login; `username` is `None` when the login could not
+    /// be tied to one (an unknown `login_id`).
+    pub fn record_failure(&self, username: Option<&str>, client: IpAddr) {
+        let now = Instant::now();
+        let window = self.window;
+        let mut failures = self.lock();
+        if failures.by_user.len() + failures.by_address.len() > SWEEP_ABOVE {
+            failures.by_user.retain(|_, t| {
+                expire(t, now, window);
+                !t.is_empty()
+            });
+            failures.by_address.retain(|_, t| {
+                expire(t, now, window);
+                !t.is_empty()
+            });
+        }
+        let times = failures.by_address.entry(client).or_default();
+        expire(times, now, window);
+        times.push_back(now);
+        if let Some(u) = username {
+            let times = failures.by_user.entry((u.to_string(), client)).or_default();
+            expire(times, now, window);
+            times.push_back(now);
+        }
+    }
+
+    /// A successful login clears the count for that username and address.
+    pub fn reset(&self, username: &str, client: IpAddr) {
+        self.lock().by_user.remove(&(username.to_string(), client));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    #[test]
+    fn five_failures_block_that_user_from_that_address_only() {
+        let limiter = Limiter::default();
+        for _ in 0..PER_USER_AND_ADDRESS {
+            assert!(limiter.check(Some("alice"), A).is_ok());
+            limiter.record_failure(Some("alice"), A);
+        }
+        let wait = limiter.check(Some("alice"), A).unwrap_err();
+        assert!((899..=900).contains(&wait), "{wait}");
+        assert!(limiter.check(Some("alice"), B).is_ok(), "another address still gets in");
+        assert!(limiter.check(Some("bob"), A).is_ok(), "another user from A still gets in");
+        limiter.reset("alice", A);
+        assert!(limiter.check(Some("alice"), A).is_ok());
+    }
+
+    #[test]
+    fn twenty_failures_block_the_address() {
+        let limiter = Limiter::default();
+        for i in 0..PER_ADDRESS {
+            assert!(limiter.check(None, A).is_ok());
+            // Distinct usernames and unknown login ids: only the address count grows.
+            let name = format!("user{i}");
+            limiter.record_failure((i % 2 == 0).then_some(name.as_str()), A);
+        }
+        assert!(limiter.check(Some("carol"), A).is_err());
+        assert!(limiter.check(None, A).is_err());
+        assert!(limiter.check(Some("carol"), B).is_ok());
+    }
+
+    #[test]
+    fn failures_leave_the_window() {
+        let limiter = Limiter::new(Duration::from_millis(50));
+        for _ in 0..PER_USER_AND_ADDRESS {
+            limiter.record_failure(Some("alice"), A);
+        }
+        assert_eq!(limiter.check(Some("alice"), A), Err(1));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(limiter.check(Some("alice"), A).is_ok());
+    }
+}

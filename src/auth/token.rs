@@ -1,1 +1,143 @@
-//! Session tokens (JWT HS256).
+//! Session tokens: JWT, HS256 only, keyed with the raw bytes of `JWT_KEY`.
+//!
+//! Claims: `sub` (user id), `iat`, `exp`, `jti`, and `rev`, the user's
+//! revocation counter when the token was made. The caller compares `rev` with
+//! the stored counter on every request, which is how `/logout` and a password
+//! change end every earlier token.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwt_simple::prelude::*;
+
+/// Clock tolerance for `exp` and `iat` (API.md: at most 60 seconds).
+const CLOCK_TOLERANCE: Duration = Duration::from_secs(60);
+/// Tokens longer than this are rejected before any parsing.
+const MAX_TOKEN_LEN: usize = 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct RevClaim {
+    rev: i64,
+}
+
+/// What a valid token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: i64,
+    pub rev: i64,
+    /// Unix seconds the token was issued (for re-authentication checks).
+    pub issued_at: u64,
+}
+
+pub struct TokenKeys {
+    key: HS256Key,
+    ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(jwt_key: &[u8], ttl_seconds: u64) -> Self {
+        TokenKeys {
+            key: HS256Key::from_bytes(jwt_key),
+            ttl: Duration::from_secs(ttl_seconds),
+        }
+    }
+
+    pub fn ttl_seconds(&self) -> u64 {
+        self.ttl.as_secs()
+    }
+
+    /// Makes a token for a user at its current revocation counter.
+    pub fn issue(&self, user_id: i64, rev: i64) -> Result<String, jwt_simple::Error> {
+        let mut jti = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
+        let mut claims = Claims::with_custom_claims(RevClaim { rev }, self.ttl.into())
+            .with_subject(user_id)
+            .with_jwt_id(URL_SAFE_NO_PAD.encode(jti));
+        claims.invalid_before = None;
+        self.key.authenticate(claims)
+    }
+
+    /// Checks signature, algorithm and expiry; `None` for any bad token. The
+    /// revocation counter is the caller's to compare.
+    pub fn verify(&self, token: &str) -> Option<Session> {
+        if token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let options = VerificationOptions {
+            time_tolerance: Some(CLOCK_TOLERANCE.into()),
+            max_token_length: Some(MAX_TOKEN_LEN),
+            ..Default::default()
+        };
+        let claims = self.key.verify_token::<RevClaim>(token, Some(options)).ok()?;
+        // jwt-simple accepts a token without `exp`; ours always have one.
+        claims.expires_at?;
+        Some(Session {
+            user_id: claims.subject?.parse().ok()?,
+            rev: claims.custom.rev,
+            issued_at: claims.issued_at?.as_secs(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef-test";
+
+    fn part(token: &str, i: usize) -> serde_json::Value {
+        let seg = token.split('.').nth(i).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn issued_token_verifies_with_the_claims_of_api_md() {
+        let keys = TokenKeys::new(KEY, 3600);
+        let token = keys.issue(42, 7).unwrap();
+        let session = keys.verify(&token).unwrap();
+        assert_eq!((session.user_id, session.rev), (42, 7));
+        assert_eq!(part(&token, 0)["alg"], "HS256");
+        let claims = part(&token, 1);
+        assert_eq!(claims["sub"], "42");
+        assert_eq!(claims["rev"], 7);
+        assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 3600);
+        assert!(claims["jti"].as_str().unwrap().len() >= 16);
+        assert_ne!(part(&keys.issue(42, 7).unwrap(), 1)["jti"], claims["jti"]);
+    }
+
+    #[test]
+    fn tampered_foreign_and_unsigned_tokens_fail() {
+        let keys = TokenKeys::new(KEY, 3600);
+        let token = keys.issue(1, 0).unwrap();
+        let other = TokenKeys::new(b"another key another key another key!", 3600);
+        assert!(other.verify(&token).is_none());
+        // Swap the payload for one claiming another user.
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"2","rev":0,"iat":1,"exp":99999999999}"#);
+        assert!(keys.verify(&format!("{}.{}.{}", parts[0], forged, parts[2])).is_none());
+        // alg=none.
+        let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert!(keys.verify(&format!("{none}.{}.", parts[1])).is_none());
+        assert!(keys.verify("").is_none());
+        assert!(keys.verify("a.b.c").is_none());
+        assert!(keys.verify(&"a".repeat(5000)).is_none());
+    }
+
+    #[test]
+    fn expired_token_fails_and_missing_exp_fails() {
+        let keys = TokenKeys::new(KEY, 3600);
+        let mut claims = Claims::with_custom_claims(RevClaim { rev: 0 }, Duration::from_secs(1).into())
+            .with_subject(1);
+        let past = Clock::now_since_epoch() - jwt_simple::prelude::Duration::from_secs(4000);
+        claims.issued_at = Some(past);
+        claims.expires_at = Some(past + jwt_simple::prelude::Duration::from_secs(3600));
+        claims.invalid_before = None;
+        assert!(keys.verify(&keys.key.authenticate(claims).unwrap()).is_none());
+
+        let mut claims = Claims::with_custom_claims(RevClaim { rev: 0 }, Duration::from_secs(60).into())
+            .with_subject(1);
+        claims.expires_at = None;
+        assert!(keys.verify(&keys.key.authenticate(claims).unwrap()).is_none());
+    }
+}

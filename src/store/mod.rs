@@ -6,7 +6,7 @@
 mod postgres;
 mod sqlite;
 
-pub use self::postgres::PostgresStore;
+pub use self::postgres::{PgSettings, PostgresStore, SslMode};
 pub use self::sqlite::SqliteStore;
 
 /// The schema version this build reads and writes. Bump it together with a
@@ -64,6 +64,8 @@ pub struct User {
 pub struct PendingLogin {
     /// Random, 32 bytes.
     pub id: Vec<u8>,
+    /// The normalised username the login is for (for throttling).
+    pub username: String,
     /// `None` for an unknown username: the login runs on a fake record and
     /// can never finish.
     pub user_id: Option<i64>,
@@ -195,5 +197,42 @@ pub(crate) fn check_schema_version(found: i64) -> StoreResult<()> {
             "the database schema is version {found}, newer than this vaultd \
              ({SCHEMA_VERSION}); upgrade vaultd"
         ))),
+    }
+}
+
+/// Opens the configured database. A SQLite file is created only when
+/// `create` is set (`--init-db`), so a typo in `--data-dir` is an error rather
+/// than a fresh, empty vault.
+pub fn open(
+    database: &crate::config::Database,
+    pool_size: u32,
+    create: bool,
+) -> Result<Box<dyn Store>, String> {
+    use crate::config::Database;
+    match database {
+        Database::Sqlite(path) => {
+            if !create && !path.exists() {
+                return Err(format!(
+                    "{} does not exist; start vaultd once with --init-db to create it",
+                    path.display()
+                ));
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("{}: cannot create it: {e}", dir.display()))?;
+            }
+            let store = SqliteStore::open(path, pool_size)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(Box::new(store))
+        }
+        Database::Postgres(settings) => {
+            let store = PostgresStore::connect(settings, pool_size).map_err(|e| {
+                format!(
+                    "PostgreSQL at {}:{} (database.ini): {e}",
+                    settings.host, settings.port
+                )
+            })?;
+            Ok(Box::new(store))
+        }
     }
 }

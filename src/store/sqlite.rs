@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS entries (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_logins (
     id         BLOB PRIMARY KEY,
+    username   TEXT NOT NULL,
     user_id    INTEGER REFERENCES users(id) ON DELETE CASCADE,
     epoch      INTEGER NOT NULL,
     state      BLOB NOT NULL,
@@ -360,12 +361,13 @@ impl Store for SqliteStore {
                 .and_then(|mut s| s.execute([now]))
                 .map_err(map_error)?;
             tx.prepare_cached(
-                "INSERT INTO pending_logins (id, user_id, epoch, state, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO pending_logins (id, username, user_id, epoch, state, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .and_then(|mut s| {
                 s.execute(params![
                     login.id,
+                    login.username,
                     login.user_id,
                     login.epoch,
                     login.state,
@@ -381,16 +383,17 @@ impl Store for SqliteStore {
         let taken = self.write(|tx| {
             tx.prepare_cached(
                 "DELETE FROM pending_logins WHERE id = ?1
-                 RETURNING id, user_id, epoch, state, expires_at",
+                 RETURNING id, username, user_id, epoch, state, expires_at",
             )
             .and_then(|mut s| {
                 s.query_row([id], |row| {
                     Ok(PendingLogin {
                         id: row.get(0)?,
-                        user_id: row.get(1)?,
-                        epoch: row.get(2)?,
-                        state: row.get(3)?,
-                        expires_at: row.get(4)?,
+                        username: row.get(1)?,
+                        user_id: row.get(2)?,
+                        epoch: row.get(3)?,
+                        state: row.get(4)?,
+                        expires_at: row.get(5)?,
                     })
                 })
                 .optional()

@@ -1,0 +1,313 @@
+//! Registration, login, logout and the account routes: OPAQUE (RFC 9807) on
+//! the server side. The server never sees the password or anything derived
+//! from it that could be tested offline without `OPAQUE_SERVER_SETUP`.
+
+use opaque_ke::{
+    CredentialFinalization, CredentialRequest, RegistrationRequest, RegistrationUpload,
+    ServerLogin, ServerLoginParameters, ServerRegistration,
+};
+use rand::RngCore;
+use rand::rngs::OsRng;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::body::{Body, check_len};
+use super::{App, Call, Reply};
+use crate::auth::opaque::Suite;
+use crate::config::Signups;
+use crate::error::ApiError;
+use crate::store::{PendingLogin, StoreError, User, unix_now};
+
+/// How long a login may take between its two steps.
+pub const LOGIN_TTL_SECONDS: i64 = 60;
+/// Account routes need a token at most this old.
+pub const FRESH_TOKEN_SECONDS: u64 = 300;
+const MAX_VAULT_KEY: usize = 1024;
+const MAX_USERNAME: usize = 64;
+
+/// Trims ASCII whitespace and lowercases ASCII letters; then only
+/// `[a-z0-9._@+-]`, 1 to 64 bytes, is a username (API.md, Usernames).
+pub fn normalize_username(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_lowercase();
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@+-".contains(c);
+    if name.is_empty() || name.len() > MAX_USERNAME || !name.chars().all(allowed) {
+        return Err(ApiError::bad_request(
+            "a username is 1 to 64 of the characters a-z 0-9 . _ @ + -",
+        ));
+    }
+    Ok(name)
+}
+
+fn username(body: &Body) -> Result<String, ApiError> {
+    normalize_username(body.str("username")?)
+}
+
+/// The stored form of an invite code: its SHA-256, so a database leak does
+/// not hand out usable invites.
+pub fn invite_hash(code: &str) -> Vec<u8> {
+    Sha256::digest(code.trim().as_bytes()).to_vec()
+}
+
+/// A fresh invite code: 128 random bits, base64url.
+pub fn new_invite_code() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    b64(&bytes)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// With closed signups, the invite the body carries, hashed; `403` without a
+/// valid one.
+fn required_invite(app: &App, body: &Body) -> Result<Option<Vec<u8>>, ApiError> {
+    let invite = body.opt_str("invite")?;
+    if app.signups == Signups::Open {
+        return Ok(None);
+    }
+    const CLOSED: ApiError = ApiError::Forbidden("signups are closed: a valid invite is required");
+    let hash = invite_hash(invite.ok_or(CLOSED)?);
+    if !app.store.invite_valid(&hash, unix_now())? {
+        return Err(CLOSED);
+    }
+    Ok(Some(hash))
+}
+
+fn vault_key(body: &Body) -> Result<Option<&str>, ApiError> {
+    let key = body.opt_str("vault_key")?;
+    if let Some(k) = key {
+        check_len("vault_key", k, 0, MAX_VAULT_KEY)?;
+    }
+    Ok(key)
+}
+
+fn bad_message(name: &str) -> ApiError {
+    ApiError::bad_request(format!("field `{name}` is not a valid OPAQUE message"))
+}
+
+/// The OPRF step shared by registration and password change.
+fn registration_response(
+    app: &App,
+    body: &Body,
+    credential_identifier: &str,
+) -> Result<Value, ApiError> {
+    let request = RegistrationRequest::<Suite>::deserialize(&body.bytes("registration_request")?)
+        .map_err(|_| bad_message("registration_request"))?;
+    let response =
+        ServerRegistration::<Suite>::start(&app.server_setup, request, credential_identifier.as_bytes())
+            .map_err(|_| bad_message("registration_request"))?;
+    Ok(json!({ "registration_response": b64(&response.message.serialize()) }))
+}
+
+/// The record a client uploads at the end of registration, checked and
+/// serialized for storage.
+fn registration_record(body: &Body) -> Result<Vec<u8>, ApiError> {
+    let upload = RegistrationUpload::<Suite>::deserialize(&body.bytes("registration_record")?)
+        .map_err(|_| bad_message("registration_record"))?;
+    Ok(ServerRegistration::finish(upload).serialize().to_vec())
+}
+
+/// The body of a successful login (and of a password change).
+fn session_reply(app: &App, user: &User) -> Result<Reply, ApiError> {
+    let token = app.tokens.issue(user.id, user.rev).map_err(|_| ApiError::Internal)?;
+    Reply::ok(json!({
+        "token": token,
+        "token_type": "Bearer",
+        "expires_in": app.tokens.ttl_seconds(),
+        "vault_key": user.vault_key,
+    }))
+}
+
+/// `POST /register {"username", "registration_request", "invite"?}`.
+pub fn register(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    let body = Body::parse(call.body, &["username", "registration_request", "invite"])?;
+    let username = username(&body)?;
+    required_invite(app, &body)?;
+    if app.store.user_by_name(&username)?.is_some() {
+        return Err(ApiError::Conflict("this username is taken"));
+    }
+    Reply::ok(registration_response(app, &body, &username)?)
+}
+
+/// `POST /register/finish {"username", "registration_record", "vault_key"?, "invite"?}`.
+pub fn register_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    let body = Body::parse(
+        call.body,
+        &["username", "registration_record", "vault_key", "invite"],
+    )?;
+    let username = username(&body)?;
+    let invite = required_invite(app, &body)?;
+    let record = registration_record(&body)?;
+    let vault_key = vault_key(&body)?;
+    match app
+        .store
+        .create_user(&username, &record, vault_key, invite.as_deref(), unix_now())
+    {
+        Ok(user) => Reply::created(json!({ "username": user.username })),
+        Err(StoreError::Conflict) => Err(ApiError::Conflict("this username is taken")),
+        // The invite was spent by a concurrent registration.
+        Err(StoreError::NotFound) => Err(ApiError::Forbidden(
+            "signups are closed: a valid invite is required",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn throttled(retry_after: u64) -> ApiError {
+    ApiError::TooManyRequests { retry_after }
+}
+
+/// `POST /login {"username", "credential_request"}` →
+/// `{"login_id", "credential_response"}`, for unknown usernames too.
+pub fn login(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    let body = Body::parse(call.body, &["username", "credential_request"])?;
+    let username = username(&body)?;
+    app.limiter.check(Some(&username), call.client).map_err(throttled)?;
+    let request = CredentialRequest::<Suite>::deserialize(&body.bytes("credential_request")?)
+        .map_err(|_| bad_message("credential_request"))?;
+    let user = app.store.user_by_name(&username)?;
+    // An unknown user gets a response made from a fake record: the same
+    // shape, length and work, so `/login` does not tell who has an account.
+    let record = match &user {
+        Some(u) => Some(ServerRegistration::<Suite>::deserialize(&u.record).map_err(|_| ApiError::Internal)?),
+        None => None,
+    };
+    let start = ServerLogin::start(
+        &mut OsRng,
+        &app.server_setup,
+        record,
+        request,
+        username.as_bytes(),
+        ServerLoginParameters::default(),
+    )
+    .map_err(|_| bad_message("credential_request"))?;
+    let mut id = vec![0u8; 32];
+    OsRng.fill_bytes(&mut id);
+    let now = unix_now();
+    app.store.put_login(
+        &PendingLogin {
+            id: id.clone(),
+            username,
+            user_id: user.as_ref().map(|u| u.id),
+            epoch: user.as_ref().map_or(0, |u| u.epoch),
+            state: start.state.serialize().to_vec(),
+            expires_at: now + LOGIN_TTL_SECONDS,
+        },
+        now,
+    )?;
+    Reply::ok(json!({
+        "login_id": b64(&id),
+        "credential_response": b64(&start.message.serialize()),
+    }))
+}
+
+/// `POST /login/finish {"login_id", "credential_finalization"}` → a token.
+pub fn login_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    let body = Body::parse(call.body, &["login_id", "credential_finalization"])?;
+    let login_id = body.bytes("login_id")?;
+    let finalization = body.bytes("credential_finalization")?;
+    app.limiter.check(None, call.client).map_err(throttled)?;
+    // Single use: the pending login is gone whatever happens next.
+    let Some(login) = app.store.take_login(&login_id, unix_now())? else {
+        app.limiter.record_failure(None, call.client);
+        return Err(ApiError::Unauthorized);
+    };
+    app.limiter.check(Some(&login.username), call.client).map_err(throttled)?;
+    match finish_login(app, &login, &finalization)? {
+        Some(user) => {
+            app.limiter.reset(&login.username, call.client);
+            session_reply(app, &user)
+        }
+        None => {
+            app.limiter.record_failure(Some(&login.username), call.client);
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// The user, when the client proved its password for a login that is still
+/// current; `None` for every kind of failure alike.
+fn finish_login(app: &App, login: &PendingLogin, finalization: &[u8]) -> Result<Option<User>, ApiError> {
+    let Ok(state) = ServerLogin::<Suite>::deserialize(&login.state) else {
+        return Ok(None);
+    };
+    let Ok(message) = CredentialFinalization::<Suite>::deserialize(finalization) else {
+        return Ok(None);
+    };
+    if state.finish(message, ServerLoginParameters::default()).is_err() {
+        return Ok(None);
+    }
+    let Some(user_id) = login.user_id else {
+        return Ok(None);
+    };
+    // The account may have been deleted, or its password changed, since the
+    // login started.
+    Ok(app.store.user_by_id(user_id)?.filter(|u| u.epoch == login.epoch))
+}
+
+/// `POST /logout {}`: every token of the caller stops working.
+pub fn logout(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    Body::parse(call.body, &[])?;
+    match app.store.revoke_tokens(call.caller()?.user_id) {
+        Ok(_) => Reply::ok(json!({})),
+        Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn current_user(app: &App, call: &Call) -> Result<User, ApiError> {
+    app.store
+        .user_by_id(call.caller()?.user_id)?
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// `POST /account/password {"registration_request"}`: the OPRF step of a
+/// re-registration under the same username.
+pub fn password(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    let body = Body::parse(call.body, &["registration_request"])?;
+    let user = current_user(app, call)?;
+    Reply::ok(registration_response(app, &body, &user.username)?)
+}
+
+/// `POST /account/password/finish {"registration_record", "vault_key"?}`:
+/// replaces the record, ends every older token and pending login, and
+/// answers like `/login/finish`.
+pub fn password_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    let body = Body::parse(call.body, &["registration_record", "vault_key"])?;
+    let record = registration_record(&body)?;
+    let vault_key = vault_key(&body)?;
+    match app.store.change_password(call.caller()?.user_id, &record, vault_key) {
+        Ok(user) => session_reply(app, &user),
+        Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /account/delete {}`: the user and every entry are gone.
+pub fn delete(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    Body::parse(call.body, &[])?;
+    match app.store.delete_user(call.caller()?.user_id) {
+        Ok(()) => Reply::ok(json!({})),
+        Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_normalise_as_api_md_says() {
+        assert_eq!(normalize_username("  Alice@Example.ORG \t").unwrap(), "alice@example.org");
+        assert_eq!(normalize_username("a.b_c+d-e").unwrap(), "a.b_c+d-e");
+        assert_eq!(normalize_username(&"x".repeat(64)).unwrap().len(), 64);
+        for bad in ["", "   ", "al ice", "ålice", "a/b", "x\u{0}", &"x".repeat(65)] {
+            assert!(normalize_username(bad).is_err(), "{bad:?}");
+        }
+        // Only ASCII letters are lowercased: no Unicode case folding.
+        assert!(normalize_username("İ").is_err());
+    }
+}
