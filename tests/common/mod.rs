@@ -1,0 +1,363 @@
+//! The integration-test harness: starts the real `vaultd` binary on a free
+//! loopback port, against SQLite or a real PostgreSQL, and speaks HTTP to it.
+#![allow(dead_code)]
+
+pub mod pg;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use opaque_ke::{
+    ClientLogin, ClientLoginFinishParameters, ClientRegistration,
+    ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
+};
+use rand::rngs::OsRng;
+use serde_json::{Value, json};
+use vaultd::auth::opaque::Suite;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend: `both_backends!(fn_name, ...)` makes
+/// `sqlite::fn_name` and `postgres::fn_name` tests calling `fn_name(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::common::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::common::Backend::Postgres) } )*
+        }
+    };
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("vaultd-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Extra flags for a server.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub args: Vec<String>,
+}
+
+/// A running vaultd process.
+pub struct TestServer {
+    pub backend: Backend,
+    pub dir: Arc<TempDir>,
+    pub addr: SocketAddr,
+    child: Child,
+    /// Everything the server wrote on stderr (the access log among it).
+    pub log: Arc<Mutex<String>>,
+    options: Options,
+}
+
+pub fn vaultd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vaultd")
+}
+
+impl TestServer {
+    /// A fresh server with `--init-db` on an empty database; `None` when the
+    /// backend is PostgreSQL and none is available (the harness panics
+    /// instead under `VAULTD_REQUIRE_PG=1`).
+    pub fn start(backend: Backend) -> Option<TestServer> {
+        TestServer::start_with(backend, Options::default())
+    }
+
+    pub fn start_with(backend: Backend, options: Options) -> Option<TestServer> {
+        let dir = Arc::new(TempDir::new(match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "pg",
+        }));
+        if backend == Backend::Postgres {
+            let Some(settings) = pg::pg_settings_for_test("api") else {
+                eprintln!("PostgreSQL unavailable: test skipped");
+                return None;
+            };
+            std::fs::write(dir.0.join("database.ini"), pg::pg_settings_as_ini(&settings)).unwrap();
+        }
+        Some(TestServer::spawn(backend, dir, options, true, "127.0.0.1:0"))
+    }
+
+    /// A second server on the same directory (same `.env`, same database).
+    pub fn sibling(&self) -> TestServer {
+        TestServer::spawn(self.backend, self.dir.clone(), self.options.clone(), false, "127.0.0.1:0")
+    }
+
+    fn spawn(backend: Backend, dir: Arc<TempDir>, options: Options, init: bool, bind: &str) -> TestServer {
+        let mut cmd = Command::new(vaultd_bin());
+        cmd.current_dir(&dir.0)
+            .args(["--bind", bind, "--threads", "4"])
+            .args(&options.args)
+            .env_remove("JWT_KEY")
+            .env_remove("OPAQUE_SERVER_SETUP")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if init {
+            cmd.arg("--init-db");
+        }
+        let mut child = cmd.spawn().expect("starting vaultd");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut tx = Some(tx);
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(rest) = line.split("listening on http://").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap().to_string();
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(Ok(addr));
+                        }
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(Err(()));
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(addr)) => addr.parse().unwrap(),
+            _ => {
+                let _ = child.kill();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("vaultd did not start: {}", log.lock().unwrap());
+            }
+        };
+        TestServer { backend, dir, addr, child, log, options }
+    }
+
+    /// Stops the server (SIGKILL) and starts it again on the same port and
+    /// data, without `--init-db`.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let bind = self.addr.to_string();
+        let next = TestServer::spawn(self.backend, self.dir.clone(), self.options.clone(), false, &bind);
+        let old = std::mem::replace(self, next);
+        std::mem::forget(old.child);
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        unsafe_kill(self.child.id(), "TERM");
+        self.child.wait().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The `.env` the server made.
+    pub fn env_value(&self, key: &str) -> String {
+        let text = std::fs::read_to_string(self.dir.0.join(".env")).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+            .unwrap()
+    }
+
+    /// POSTs a JSON body; returns the status and the JSON body.
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let r = self.request("POST", path, token, &[("Content-Type", "application/json")], body.to_string().as_bytes());
+        (r.status, r.json())
+    }
+
+    /// Any request; the raw response.
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        self.raw(&bytes)
+    }
+
+    /// Writes raw bytes on a new connection and reads the response.
+    pub fn raw(&self, bytes: &[u8]) -> RawResponse {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        // The server may answer (413) and close before reading everything.
+        let _ = stream.write_all(bytes);
+        read_response(&mut stream)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn unsafe_kill(pid: u32, signal: &str) {
+    Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+}
+
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!("response {} is not JSON: {:?}", self.status, String::from_utf8_lossy(&self.body))
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one HTTP/1.1 response (with Content-Length) from a stream.
+pub fn read_response(stream: &mut impl Read) -> RawResponse {
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line.split_whitespace().nth(1).unwrap_or_else(|| panic!("no status line: {status_line:?}")).parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':').unwrap();
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let len: usize = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    RawResponse { status, headers, body }
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn unb64(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).unwrap()
+}
+
+/// The key-stretching function the test client uses. The server never runs
+/// it, and it is the client's choice, so tests use a cheap Argon2id; the
+/// real parameters are tested by the `vault` client's tests and the serenity
+/// interoperability run.
+pub fn test_ksf() -> argon2::Argon2<'static> {
+    argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(8, 1, 1, Some(64)).unwrap(),
+    )
+}
+
+/// Registers `username` with `password` through the API; returns the status
+/// of `/register/finish` (or of `/register` when that failed).
+pub fn register(server: &TestServer, username: &str, password: &str, extra: Value) -> u16 {
+    let start = ClientRegistration::<Suite>::start(&mut OsRng, password.as_bytes()).unwrap();
+    let mut body = json!({ "username": username, "registration_request": b64(&start.message.serialize()) });
+    merge(&mut body, &extra, &["invite"]);
+    let (status, reply) = server.post("/register", None, &body);
+    if status != 200 {
+        return status;
+    }
+    let response = RegistrationResponse::deserialize(&unb64(reply["registration_response"].as_str().unwrap())).unwrap();
+    let ksf = test_ksf();
+    let finish = start
+        .state
+        .finish(&mut OsRng, password.as_bytes(), response, ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf)))
+        .unwrap();
+    let mut body = json!({ "username": username, "registration_record": b64(&finish.message.serialize()) });
+    merge(&mut body, &extra, &["invite", "vault_key"]);
+    server.post("/register/finish", None, &body).0
+}
+
+fn merge(body: &mut Value, extra: &Value, keys: &[&str]) {
+    for k in keys {
+        if let Some(v) = extra.get(*k) {
+            body[*k] = v.clone();
+        }
+    }
+}
+
+/// The first step of a login: the client state and the server's reply.
+pub fn login_start(server: &TestServer, username: &str, password: &str) -> (ClientLogin<Suite>, u16, Value) {
+    let start = ClientLogin::<Suite>::start(&mut OsRng, password.as_bytes()).unwrap();
+    let (status, reply) = server.post("/login", None, &json!({ "username": username, "credential_request": b64(&start.message.serialize()) }));
+    (start.state, status, reply)
+}
+
+/// The client's finalization for a `/login` reply; `None` when the client
+/// finds the password wrong.
+pub fn login_finalization(state: ClientLogin<Suite>, password: &str, reply: &Value) -> Option<String> {
+    let response = CredentialResponse::deserialize(&unb64(reply["credential_response"].as_str()?)).ok()?;
+    let ksf = test_ksf();
+    let finish = state
+        .finish(&mut OsRng, password.as_bytes(), response, ClientLoginFinishParameters::new(None, Default::default(), Some(&ksf)))
+        .ok()?;
+    Some(b64(&finish.message.serialize()))
+}
+
+/// A complete login; the `/login/finish` status and body.
+pub fn login(server: &TestServer, username: &str, password: &str) -> (u16, Value) {
+    let (state, status, reply) = login_start(server, username, password);
+    if status != 200 {
+        return (status, reply);
+    }
+    let finalization = login_finalization(state, password, &reply).unwrap_or_else(|| b64(&[0u8; 64]));
+    server.post("/login/finish", None, &json!({ "login_id": reply["login_id"], "credential_finalization": finalization }))
+}
+
+/// Registers and logs in a fresh user; returns its token.
+pub fn user_token(server: &TestServer, username: &str) -> String {
+    assert_eq!(register(server, username, "correct horse", json!({})), 201);
+    let (status, reply) = login(server, username, "correct horse");
+    assert_eq!(status, 200, "{reply}");
+    reply["token"].as_str().unwrap().to_string()
+}
+
+pub fn path_exists(p: &Path) -> bool {
+    p.exists()
+}
