@@ -6,7 +6,7 @@
 mod postgres;
 mod sqlite;
 
-pub use self::postgres::PostgresStore;
+pub use self::postgres::{PgSettings, PostgresStore, SslMode};
 pub use self::sqlite::SqliteStore;
 
 /// The schema version this build reads and writes. Bump it together with a
