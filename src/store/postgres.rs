@@ -5,8 +5,8 @@
 //! call then answers `StoreError::Unavailable` after at most the pool's
 //! connection timeout (2 s) instead of hanging, and serves again as soon as
 //! the database is back. A connection that broke (server restart, network
-//! cut) is noticed on check-out (`test_on_check_out`) or on return
-//! (`has_broken`) and replaced.
+//! cut) is noticed on check-out (a ping, see `PostgresStore::conn`) or on
+//! return (`has_broken`) and replaced.
 //!
 //! Strings that the client sends (site, entry username and password, vault
 //! key) are stored as BYTEA holding their UTF-8 bytes: PostgreSQL TEXT cannot
@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::postgres::types::{FromSql, ToSql};
 use ::postgres::{Client, GenericClient, NoTls, Row, Statement};
@@ -175,9 +175,13 @@ impl fmt::Debug for PgSettings {
 type Statements = HashMap<&'static str, Statement>;
 
 /// A pooled connection: the client and the statements prepared on it.
-pub struct PgConn {
+struct PgConn {
     client: Client,
     statements: Statements,
+    /// False until first handed out: a new connection needs no ping.
+    used: bool,
+    /// Set when a ping failed: the pool discards the connection.
+    broken: bool,
 }
 
 /// The r2d2 manager: r2d2_postgres's, for either TLS choice, plus the
@@ -199,6 +203,8 @@ impl r2d2::ManageConnection for Manager {
         Ok(PgConn {
             client,
             statements: Statements::new(),
+            used: false,
+            broken: false,
         })
     }
 
@@ -207,7 +213,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.broken || conn.client.is_closed()
     }
 }
 
@@ -218,19 +224,23 @@ struct LastConnectError(Arc<Mutex<Option<String>>>);
 
 impl r2d2::HandleError<::postgres::Error> for LastConnectError {
     fn handle_error(&self, error: ::postgres::Error) {
+        self.set(&error);
+    }
+}
+
+impl LastConnectError {
+    fn set(&self, error: &::postgres::Error) {
         let why = match error.code().map(|c| c.code()) {
             Some("28P01") | Some("28000") => "authentication failed".to_string(),
             Some("3D000") => "the database does not exist".to_string(),
             Some(code) => describe_sqlstate(code),
-            None => kind_of(&error),
+            None => kind_of(error),
         };
         if let Ok(mut last) = self.0.lock() {
             *last = Some(why);
         }
     }
-}
 
-impl LastConnectError {
     fn get(&self) -> Option<String> {
         self.0.lock().ok().and_then(|last| last.clone())
     }
@@ -501,7 +511,8 @@ impl PostgresStore {
             // database is down, and no failure at start.
             .min_idle(Some(0))
             .connection_timeout(POOL_TIMEOUT)
-            .test_on_check_out(true)
+            // `conn` pings, within its own deadline.
+            .test_on_check_out(false)
             .idle_timeout(Some(Duration::from_secs(300)))
             .max_lifetime(Some(Duration::from_secs(1800)))
             .error_handler(Box::new(last_connect_error.clone()))
@@ -512,16 +523,47 @@ impl PostgresStore {
         })
     }
 
+    /// A live connection, or `Unavailable` after about `POOL_TIMEOUT`.
+    ///
+    /// A connection that has been used before is pinged first, and replaced
+    /// when the ping fails (the server restarted, the network dropped it).
+    /// This is r2d2's `test_on_check_out`, but under one deadline for the
+    /// whole check-out: r2d2 would ping every stale idle connection in turn,
+    /// each ping taking up to `TCP_USER_TIMEOUT` when the host vanished.
     fn conn(&self) -> StoreResult<r2d2::PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| {
-            // r2d2 appends the last connection error to its message when a
-            // connection attempt failed; without one, the pool was just busy.
-            let failed = e.to_string().contains(": ");
-            StoreError::Unavailable(match self.last_connect_error.get() {
-                Some(why) if failed => format!("cannot connect to the database ({why})"),
-                _ if failed => "cannot connect to the database".into(),
-                _ => "no free database connection".into(),
-            })
+        let deadline = Instant::now() + POOL_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.unreachable());
+            }
+            let mut conn = self.pool.get_timeout(left).map_err(|e| {
+                // r2d2 appends the last connection error to its message when
+                // a connection attempt failed; without one, the pool was busy.
+                if e.to_string().contains(": ") {
+                    self.unreachable()
+                } else {
+                    StoreError::Unavailable("no free database connection".into())
+                }
+            })?;
+            if !conn.used {
+                conn.used = true;
+                return Ok(conn);
+            }
+            match conn.client.simple_query("") {
+                Ok(_) => return Ok(conn),
+                Err(e) => {
+                    self.last_connect_error.set(&e);
+                    conn.broken = true; // dropped by the pool on return
+                }
+            }
+        }
+    }
+
+    fn unreachable(&self) -> StoreError {
+        StoreError::Unavailable(match self.last_connect_error.get() {
+            Some(why) => format!("cannot connect to the database ({why})"),
+            None => "cannot connect to the database".into(),
         })
     }
 
@@ -529,7 +571,9 @@ impl PostgresStore {
     /// commits on its own).
     fn with<T>(&self, f: impl FnOnce(&mut Db<'_, Client>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
-        let PgConn { client, statements } = &mut *conn;
+        let PgConn {
+            client, statements, ..
+        } = &mut *conn;
         f(&mut Db { client, statements })
     }
 
@@ -540,7 +584,9 @@ impl PostgresStore {
         f: impl FnOnce(&mut Db<'_, ::postgres::Transaction<'_>>) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.conn()?;
-        let PgConn { client, statements } = &mut *conn;
+        let PgConn {
+            client, statements, ..
+        } = &mut *conn;
         let mut tx = client.transaction().map_err(map_err)?;
         let value = f(&mut Db {
             client: &mut tx,
