@@ -1,1 +1,3 @@
 //! The `vault` client's library half.
+
+pub mod opaque;
