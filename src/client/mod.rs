@@ -1,3 +1,4 @@
 //! The `vault` client's library half.
 
+pub mod crypto;
 pub mod opaque;
