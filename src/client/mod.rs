@@ -14,6 +14,8 @@
 //! ```
 
 pub mod api;
+pub mod completions;
+pub mod config;
 pub mod crypto;
 pub mod generate;
 pub mod import;
