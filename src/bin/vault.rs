@@ -8,7 +8,6 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use serde_json::json;
 use zeroize::Zeroizing;
 
 use vaultd::client::{self, Client, Edit, Session, config, generate, import};
@@ -386,15 +385,24 @@ fn run(args: Args) -> Res {
             let session = ctx.login()?;
             let entry = session.get(&g.site)?;
             let out = if g.json {
+                #[derive(serde::Serialize)]
+                struct Out<'a> {
+                    site: &'a str,
+                    username: Option<&'a str>,
+                    password: &'a str,
+                    version: i64,
+                    updated_at: &'a str,
+                }
+                let out = Out {
+                    site: &entry.site,
+                    username: entry.username.as_deref(),
+                    password: &entry.password,
+                    version: entry.version,
+                    updated_at: &entry.updated_at,
+                };
                 Zeroizing::new(format!(
                     "{}\n",
-                    json!({
-                        "site": entry.site,
-                        "username": entry.username,
-                        "password": entry.password.as_str(),
-                        "version": entry.version,
-                        "updated_at": entry.updated_at,
-                    })
+                    serde_json::to_string(&out).expect("an entry serialises")
                 ))
             } else if g.field == "username" {
                 Zeroizing::new(format!("{}\n", entry.username.as_deref().unwrap_or("")))
@@ -407,15 +415,27 @@ fn run(args: Args) -> Res {
             let session = ctx.login()?;
             let listing = session.list()?;
             let out = if l.json {
+                #[derive(serde::Serialize)]
+                struct Out<'a> {
+                    site: &'a str,
+                    username: Option<&'a str>,
+                    version: i64,
+                    updated_at: &'a str,
+                }
                 let items: Vec<_> = listing
                     .entries
                     .iter()
-                    .map(|e| {
-                        json!({"site": e.site, "username": e.username,
-                               "version": e.version, "updated_at": e.updated_at})
+                    .map(|e| Out {
+                        site: &e.site,
+                        username: e.username.as_deref(),
+                        version: e.version,
+                        updated_at: &e.updated_at,
                     })
                     .collect();
-                format!("{}\n", serde_json::Value::Array(items))
+                format!(
+                    "{}\n",
+                    serde_json::to_string(&items).expect("a listing serialises")
+                )
             } else {
                 listing
                     .entries
@@ -425,9 +445,11 @@ fn run(args: Args) -> Res {
             };
             print_stdout(&out)?;
             if !listing.unreadable.is_empty() {
+                let n = listing.unreadable.len();
                 return Err(Fail::Msg(format!(
-                    "{} entries failed verification (tampered, or not written by vault) and are not shown",
-                    listing.unreadable.len()
+                    "{n} {} failed verification (tampered, or not written by vault) and {} not shown",
+                    if n == 1 { "entry" } else { "entries" },
+                    if n == 1 { "is" } else { "are" },
                 )));
             }
             Ok(())
@@ -522,9 +544,10 @@ fn run(args: Args) -> Res {
             if problems.is_empty() {
                 Ok(())
             } else {
+                let n = problems.len();
                 Err(Fail::Msg(format!(
-                    "{} entries were not imported; see the lines above",
-                    problems.len()
+                    "{n} {} not imported; see the lines above",
+                    if n == 1 { "entry was" } else { "entries were" }
                 )))
             }
         }

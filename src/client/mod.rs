@@ -427,7 +427,12 @@ impl Session {
         let all = self.api.get_all(&self.token).map_err(authed)?;
         let mut out = Vec::with_capacity(all.len());
         for w in all {
-            let label = w.site.clone();
+            // Name the entry by its readable site if that much decrypts.
+            let label = w
+                .username
+                .as_deref()
+                .and_then(|b| self.key.open_username(&w.site, b).ok())
+                .map_or_else(|| w.site.clone(), |(site, _)| site);
             out.push(self.open(w, &label)?);
         }
         out.sort_by_key(|e| crypto::normalise_site(&e.site));
@@ -439,7 +444,7 @@ impl Session {
     pub fn edit(&self, site: &str, edit: Edit) -> Result<i64, Error> {
         let wire = self.fetch(site)?;
         let label = site.trim().to_owned();
-        let current = self.open(wire.clone(), &label)?;
+        let current = self.open(wire, &label)?;
         self.edit_at(&current.site, current.version, edit)
     }
 
@@ -570,12 +575,14 @@ impl Session {
         for (i, row) in rows.iter().enumerate() {
             match self.add(&row.site, row.username.as_deref(), &row.password) {
                 Ok(()) => report.imported += 1,
-                Err(e @ (Error::SiteExists(_) | Error::Crypto(_))) => {
-                    report.problems.push(import::Problem {
-                        place: row.place.clone(),
-                        reason: e.to_string(),
-                    })
-                }
+                Err(Error::SiteExists(site)) => report.problems.push(import::Problem {
+                    place: row.place.clone(),
+                    reason: format!("`{site}` is already in the vault (left unchanged)"),
+                }),
+                Err(e @ Error::Crypto(_)) => report.problems.push(import::Problem {
+                    place: row.place.clone(),
+                    reason: e.to_string(),
+                }),
                 Err(Error::Api(ApiError::BadRequest { message })) => {
                     report.problems.push(import::Problem {
                         place: row.place.clone(),
