@@ -126,6 +126,15 @@ fn hkdf_sha256(ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
 /// Seal: `version ‖ nonce ‖ ciphertext‖tag`, base64url without padding.
 fn seal(key: &[u8; KEY_LEN], plaintext: &[u8], aad: &[u8]) -> Result<String, CryptoError> {
     let nonce = random_bytes::<NONCE_LEN>()?;
+    seal_with_nonce(key, &nonce, plaintext, aad)
+}
+
+fn seal_with_nonce(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    plaintext: &[u8],
+    aad: &[u8],
+) -> Result<String, CryptoError> {
     let cipher = XChaCha20Poly1305::new(key.into());
     let ct = cipher
         .encrypt(
@@ -625,6 +634,68 @@ mod tests {
             Some(CryptoError::TooLong)
         );
     }
+
+    fn seq<const N: usize>(start: u8) -> [u8; N] {
+        std::array::from_fn(|i| start.wrapping_add(i as u8))
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// The test vectors of docs/CRYPTO.md.
+    #[test]
+    fn known_answer_vectors() {
+        let export_key: [u8; 64] = seq(0x00);
+        let kek = Kek::from_export_key(&export_key);
+        let vk = VaultKey::from_bytes(&seq(0x40));
+        let wrapped = seal_with_nonce(&kek.0, &seq(0x60), &vk.key[..], VAULT_KEY_AAD).unwrap();
+        let site_hash = vk.site_hash("  Mail.Example.ORG ").unwrap();
+        let user_plain = br#"{"site":"mail.example.org","username":"alice"}"#;
+        let user = seal_with_nonce(
+            &vk.key,
+            &seq(0x80),
+            user_plain,
+            &field_aad(&site_hash, Field::Username),
+        )
+        .unwrap();
+        let pass = seal_with_nonce(
+            &vk.key,
+            &seq(0xa0),
+            b"hunter2",
+            &field_aad(&site_hash, Field::Password),
+        )
+        .unwrap();
+        let got = [
+            hex(&kek.0[..]),
+            wrapped.clone(),
+            hex(&vk.site_key[..]),
+            URL_SAFE_NO_PAD.encode(site_hash),
+            user.clone(),
+            pass.clone(),
+        ];
+        assert_eq!(got, VECTORS.map(String::from));
+        // And they open through the public API.
+        assert_eq!(
+            *VaultKey::unwrap(&wrapped, &kek).unwrap().key,
+            seq::<32>(0x40)
+        );
+        let site = URL_SAFE_NO_PAD.encode(site_hash);
+        assert_eq!(
+            vk.open_username(&site, &user).unwrap(),
+            ("mail.example.org".to_owned(), Some("alice".to_owned()))
+        );
+        assert_eq!(vk.open_password(&site, &pass).unwrap().as_str(), "hunter2");
+    }
+
+    const VECTORS: [&str; 6] = [
+        "0b09c2a0a219535e7cfffb031a17925d6e82d9d80c598cdeb2faf06414b86c11",
+        "AWBhYmNkZWZnaGlqa2xtbm9wcXJzdHV2d-f9eC0Ht4c6aOvI-pQz3UIzm7_cu49PkIBzPrOdl3HirmPVpdTFpkpnAyJfZfaYqA",
+        "2cdd4f91d6cfc3004dc3d2c016f6bad095ec393ba64e9d54fdc0484b30885bcd",
+        "Sd_LkJwJpJEDc10W33O482d-fFBVSMpTdBWuLRoGSBo",
+        "AYCBgoOEhYaHiImKi4yNjo-QkZKTlJWWl3mBBZC0V3tOCOGdcOpBpi3PSqHV9vkKUtv3OMueglugJ3-bA08ayC4uLi0nuOGnmj293UlryplWV-Si8UMX",
+        "AaChoqOkpaanqKmqq6ytrq-wsbKztLW2twOvf4wYkOVuB34ltGJG2DVLxqGRbndk",
+    ];
 
     #[test]
     fn bad_wire_site_is_malformed() {
