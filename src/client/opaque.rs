@@ -409,6 +409,31 @@ mod tests {
     }
 
     #[test]
+    fn message_sizes_of_a_full_run() {
+        // The sizes docs/CRYPTO.md lists for browser implementers.
+        let server = Server::new();
+        let ksf = cheap_ksf();
+        let (state, request) = start_registration(b"pw").unwrap();
+        let response = server.register_start(b"u", &request);
+        let fin = finish_registration_with(state, b"pw", &response, &ksf).unwrap();
+        assert_eq!(
+            (request.len(), response.len(), fin.upload.len()),
+            (32, 64, 192)
+        );
+        let (state, request) = start_login(b"pw").unwrap();
+        let (_, response) = server.login_start(Some(&fin.upload), b"u", &request);
+        let fin = finish_login_with(state, b"pw", &response, &ksf).unwrap();
+        assert_eq!(
+            (
+                request.len(),
+                response.len(),
+                fin.credential_finalization.len()
+            ),
+            (96, 320, 64)
+        );
+    }
+
+    #[test]
     fn message_sizes() {
         // Sizes a browser client sees: registration_request 32, credential_request 96.
         let (_, req) = start_registration(b"pw").unwrap();
