@@ -50,6 +50,8 @@ pub enum Error {
     NoVaultKey,
     /// The stored vault key does not open with this password's key.
     VaultKeyUnreadable(CryptoError),
+    /// A site name with control characters (line breaks, tabs inside…).
+    InvalidSiteName(String),
     /// No entry for this site.
     NoSuchSite(String),
     /// An entry for this site exists already.
@@ -99,6 +101,10 @@ impl std::fmt::Display for Error {
             ),
             Error::VaultKeyUnreadable(_) => f.write_str(
                 "the vault key stored on the server does not decrypt: it was tampered with or written by another client",
+            ),
+            Error::InvalidSiteName(s) => write!(
+                f,
+                "invalid site name {s:?}: control characters such as line breaks are not allowed"
             ),
             Error::NoSuchSite(s) => write!(f, "no entry for `{s}`; run `vault ls` to see your sites"),
             Error::SiteExists(s) => write!(
@@ -329,6 +335,9 @@ impl Session {
 
     /// Adds an entry; `SiteExists` if the site has one.
     pub fn add(&self, site: &str, username: Option<&str>, password: &str) -> Result<(), Error> {
+        if site.chars().any(char::is_control) {
+            return Err(Error::InvalidSiteName(site.to_owned()));
+        }
         let sealed = self.key.seal_entry(site, username, password)?;
         self.api
             .add(
@@ -577,12 +586,14 @@ impl Session {
                 Ok(()) => report.imported += 1,
                 Err(Error::SiteExists(site)) => report.problems.push(import::Problem {
                     place: row.place.clone(),
-                    reason: format!("`{site}` is already in the vault (left unchanged)"),
+                    reason: format!("`{site}` is already in the vault"),
                 }),
-                Err(e @ Error::Crypto(_)) => report.problems.push(import::Problem {
-                    place: row.place.clone(),
-                    reason: e.to_string(),
-                }),
+                Err(e @ (Error::Crypto(_) | Error::InvalidSiteName(_))) => {
+                    report.problems.push(import::Problem {
+                        place: row.place.clone(),
+                        reason: e.to_string(),
+                    })
+                }
                 Err(Error::Api(ApiError::BadRequest { message })) => {
                     report.problems.push(import::Problem {
                         place: row.place.clone(),
