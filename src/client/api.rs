@@ -1,0 +1,534 @@
+//! A small blocking HTTP client for every route of `API.md`.
+//!
+//! It speaks the wire contract and nothing more: binary values are raw bytes
+//! here and base64url without padding on the wire; entry fields are opaque
+//! strings (the vault crypto lives in [`super::crypto`]). Errors are mapped
+//! from the status and the `{"error","message"}` body into [`ApiError`].
+
+use std::io::Read;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+/// Largest response body read (every entry of a big vault fits).
+const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
+
+/// An error of one API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// `400`: the server refused the request's shape or values.
+    BadRequest { message: String },
+    /// `401`: missing/expired/revoked token, or a failed login.
+    Unauthorized { message: String },
+    /// `403`: signups closed, invite needed, or re-authentication required.
+    Forbidden { message: String },
+    /// `404`: no such entry (or route).
+    NotFound { message: String },
+    /// `409`: the name or site exists, or the entry's version moved on.
+    Conflict { message: String },
+    /// `429`: throttled; `retry_after` in seconds when the server said.
+    TooManyRequests { retry_after: Option<u64> },
+    /// `503`: the server's database is unreachable.
+    Unavailable { message: String },
+    /// The server could not be reached at all.
+    Unreachable { url: String, reason: String },
+    /// Any other status.
+    Other { status: u16, message: String },
+    /// The server answered something that is not the API's shape.
+    BadResponse { message: String },
+    /// The URL cannot be used (unknown scheme, `https` without TLS support…).
+    BadUrl { url: String, reason: String },
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::BadRequest { message } => {
+                write!(f, "the server refused the request: {message}")
+            }
+            ApiError::Unauthorized { message } => write!(f, "unauthorized: {message}"),
+            ApiError::Forbidden { message } => write!(f, "forbidden: {message}"),
+            ApiError::NotFound { message } => write!(f, "not found: {message}"),
+            ApiError::Conflict { message } => write!(f, "conflict: {message}"),
+            ApiError::TooManyRequests {
+                retry_after: Some(s),
+            } => {
+                write!(f, "too many attempts; retry in {s} seconds")
+            }
+            ApiError::TooManyRequests { retry_after: None } => {
+                f.write_str("too many attempts; retry later")
+            }
+            ApiError::Unavailable { .. } => {
+                f.write_str("the server's database is unavailable; retry later")
+            }
+            ApiError::Unreachable { url, .. } => write!(f, "server unreachable at {url}"),
+            ApiError::Other { status, message } => {
+                write!(f, "the server answered {status}: {message}")
+            }
+            ApiError::BadResponse { message } => {
+                write!(f, "unexpected answer from the server: {message}")
+            }
+            ApiError::BadUrl { url, reason } => write!(f, "cannot use server URL {url}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A session token; wiped from memory on drop and never printed by `Debug`.
+#[derive(Clone)]
+pub struct Token(Zeroizing<String>);
+
+impl Token {
+    /// Wraps a token string.
+    pub fn new(token: String) -> Token {
+        Token(Zeroizing::new(token))
+    }
+
+    /// The raw token, for the `Authorization` header.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+/// The answer of `/login/finish` and `/account/password/finish`.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: Token,
+    pub expires_in: u64,
+    /// The stored `vault_key` blob, `None` if none was stored.
+    pub vault_key: Option<String>,
+}
+
+/// An entry as stored on the server (fields still sealed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireEntry {
+    pub site: String,
+    pub username: Option<String>,
+    pub password: String,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+/// The body of `/change`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Change {
+    pub site: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// `Some(None)` sends `"username": null` (clears it); `None` leaves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// The blocking API client.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    agent: ureq::Agent,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unb64(s: &str, what: &str) -> Result<Vec<u8>, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(s.as_bytes())
+        .map_err(|_| ApiError::BadResponse {
+            message: format!("`{what}` is not base64url"),
+        })
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct RegistrationResponseBody {
+    registration_response: String,
+}
+
+#[derive(Deserialize)]
+struct RegisterFinishBody {
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    login_id: String,
+    credential_response: String,
+}
+
+#[derive(Deserialize)]
+struct SessionBody {
+    token: String,
+    #[serde(default)]
+    expires_in: u64,
+    #[serde(default)]
+    vault_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SiteVersionBody {
+    version: i64,
+}
+
+#[derive(Deserialize)]
+struct EntryBody {
+    entry: WireEntry,
+}
+
+#[derive(Deserialize)]
+struct EntriesBody {
+    entries: Vec<WireEntry>,
+}
+
+impl Api {
+    /// A client for the server at `base_url` (`http://host:port`, a path
+    /// prefix allowed). Only `http://` is supported by this build.
+    pub fn new(base_url: &str) -> Result<Api, ApiError> {
+        let base = base_url.trim().trim_end_matches('/').to_owned();
+        let lower = base.to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            return Err(ApiError::BadUrl {
+                url: base,
+                reason: "this build of vault speaks plain HTTP only; use an http:// URL (over a trusted network or an SSH tunnel)".into(),
+            });
+        }
+        if !lower.starts_with("http://") || lower.len() <= "http://".len() {
+            return Err(ApiError::BadUrl {
+                url: base,
+                reason: "expected http://HOST[:PORT]".into(),
+            });
+        }
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            // Never follow a redirect with a token or an OPAQUE message.
+            .redirects(0)
+            .user_agent(concat!("vault/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Api { base, agent })
+    }
+
+    /// The base URL, as used in messages.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&Token>,
+        body: Value,
+    ) -> Result<T, ApiError> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self
+            .agent
+            .post(&url)
+            .set("Content-Type", "application/json");
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {}", t.as_str()));
+        }
+        match req.send_json(body) {
+            Ok(resp) => read_json(resp),
+            Err(ureq::Error::Status(status, resp)) => Err(map_status(status, resp)),
+            Err(ureq::Error::Transport(t)) => Err(match t.kind() {
+                ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => ApiError::BadUrl {
+                    url: self.base.clone(),
+                    reason: t.to_string(),
+                },
+                _ => ApiError::Unreachable {
+                    url: self.base.clone(),
+                    reason: t.to_string(),
+                },
+            }),
+        }
+    }
+
+    /// `GET /health`: `Ok(())` when the server and its database answer.
+    pub fn health(&self) -> Result<(), ApiError> {
+        let url = format!("{}/health", self.base);
+        match self.agent.get(&url).call() {
+            Ok(_) => Ok(()),
+            Err(ureq::Error::Status(status, resp)) => Err(map_status(status, resp)),
+            Err(ureq::Error::Transport(t)) => Err(ApiError::Unreachable {
+                url: self.base.clone(),
+                reason: t.to_string(),
+            }),
+        }
+    }
+
+    /// `POST /register` → `registration_response`.
+    pub fn register(
+        &self,
+        username: &str,
+        registration_request: &[u8],
+        invite: Option<&str>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut body = json!({
+            "username": username,
+            "registration_request": b64(registration_request),
+        });
+        if let Some(i) = invite {
+            body["invite"] = json!(i);
+        }
+        let r: RegistrationResponseBody = self.post("/register", None, body)?;
+        unb64(&r.registration_response, "registration_response")
+    }
+
+    /// `POST /register/finish` → the normalised username.
+    pub fn register_finish(
+        &self,
+        username: &str,
+        registration_record: &[u8],
+        vault_key: Option<&str>,
+        invite: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let mut body = json!({
+            "username": username,
+            "registration_record": b64(registration_record),
+        });
+        if let Some(v) = vault_key {
+            body["vault_key"] = json!(v);
+        }
+        if let Some(i) = invite {
+            body["invite"] = json!(i);
+        }
+        let r: RegisterFinishBody = self.post("/register/finish", None, body)?;
+        Ok(r.username)
+    }
+
+    /// `POST /login` → (`login_id`, `credential_response`).
+    pub fn login(
+        &self,
+        username: &str,
+        credential_request: &[u8],
+    ) -> Result<(String, Vec<u8>), ApiError> {
+        let r: LoginBody = self.post(
+            "/login",
+            None,
+            json!({"username": username, "credential_request": b64(credential_request)}),
+        )?;
+        Ok((
+            r.login_id,
+            unb64(&r.credential_response, "credential_response")?,
+        ))
+    }
+
+    /// `POST /login/finish` → token and stored `vault_key`.
+    pub fn login_finish(
+        &self,
+        login_id: &str,
+        credential_finalization: &[u8],
+    ) -> Result<Session, ApiError> {
+        let r: SessionBody = self.post(
+            "/login/finish",
+            None,
+            json!({"login_id": login_id, "credential_finalization": b64(credential_finalization)}),
+        )?;
+        Ok(session(r))
+    }
+
+    /// `POST /logout`: ends every session of the user.
+    pub fn logout(&self, token: &Token) -> Result<(), ApiError> {
+        let _: Value = self.post("/logout", Some(token), json!({}))?;
+        Ok(())
+    }
+
+    /// `POST /add` → the new version (1).
+    pub fn add(
+        &self,
+        token: &Token,
+        site: &str,
+        password: &str,
+        username: Option<&str>,
+    ) -> Result<i64, ApiError> {
+        let mut body = json!({"site": site, "password": password});
+        if let Some(u) = username {
+            body["username"] = json!(u);
+        }
+        let r: SiteVersionBody = self.post("/add", Some(token), body)?;
+        Ok(r.version)
+    }
+
+    /// `POST /get {"site"}` → one entry.
+    pub fn get(&self, token: &Token, site: &str) -> Result<WireEntry, ApiError> {
+        let r: EntryBody = self.post("/get", Some(token), json!({"site": site}))?;
+        Ok(r.entry)
+    }
+
+    /// `POST /get {}` → every entry, sorted by `site`.
+    pub fn get_all(&self, token: &Token) -> Result<Vec<WireEntry>, ApiError> {
+        let r: EntriesBody = self.post("/get", Some(token), json!({}))?;
+        Ok(r.entries)
+    }
+
+    /// `POST /change` → the new version.
+    pub fn change(&self, token: &Token, change: &Change) -> Result<i64, ApiError> {
+        let body = serde_json::to_value(change).expect("a Change serialises");
+        let r: SiteVersionBody = self.post("/change", Some(token), body)?;
+        Ok(r.version)
+    }
+
+    /// `POST /delete`.
+    pub fn delete(&self, token: &Token, site: &str) -> Result<(), ApiError> {
+        let _: Value = self.post("/delete", Some(token), json!({"site": site}))?;
+        Ok(())
+    }
+
+    /// `POST /account/password` → `registration_response`.
+    pub fn account_password(
+        &self,
+        token: &Token,
+        registration_request: &[u8],
+    ) -> Result<Vec<u8>, ApiError> {
+        let r: RegistrationResponseBody = self.post(
+            "/account/password",
+            Some(token),
+            json!({"registration_request": b64(registration_request)}),
+        )?;
+        unb64(&r.registration_response, "registration_response")
+    }
+
+    /// `POST /account/password/finish` → a new session.
+    pub fn account_password_finish(
+        &self,
+        token: &Token,
+        registration_record: &[u8],
+        vault_key: Option<&str>,
+    ) -> Result<Session, ApiError> {
+        let mut body = json!({"registration_record": b64(registration_record)});
+        if let Some(v) = vault_key {
+            body["vault_key"] = json!(v);
+        }
+        let r: SessionBody = self.post("/account/password/finish", Some(token), body)?;
+        Ok(session(r))
+    }
+
+    /// `POST /account/delete`: the user and every entry are gone.
+    pub fn account_delete(&self, token: &Token) -> Result<(), ApiError> {
+        let _: Value = self.post("/account/delete", Some(token), json!({}))?;
+        Ok(())
+    }
+}
+
+fn session(r: SessionBody) -> Session {
+    Session {
+        token: Token::new(r.token),
+        expires_in: r.expires_in,
+        vault_key: r.vault_key,
+    }
+}
+
+fn read_json<T: DeserializeOwned>(resp: ureq::Response) -> Result<T, ApiError> {
+    let mut buf = Vec::new();
+    resp.into_reader()
+        .take(MAX_RESPONSE)
+        .read_to_end(&mut buf)
+        .map_err(|e| ApiError::BadResponse {
+            message: format!("reading the body: {e}"),
+        })?;
+    serde_json::from_slice(&buf).map_err(|e| ApiError::BadResponse {
+        message: format!("{e}"),
+    })
+}
+
+fn map_status(status: u16, resp: ureq::Response) -> ApiError {
+    let retry_after = resp
+        .header("Retry-After")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let body: Option<ErrorBody> = read_json(resp).ok();
+    let message = body
+        .map(|b| {
+            if b.message.is_empty() {
+                b.error
+            } else {
+                b.message
+            }
+        })
+        .unwrap_or_default();
+    match status {
+        400 => ApiError::BadRequest { message },
+        401 => ApiError::Unauthorized { message },
+        403 => ApiError::Forbidden { message },
+        404 => ApiError::NotFound { message },
+        409 => ApiError::Conflict { message },
+        429 => ApiError::TooManyRequests { retry_after },
+        503 => ApiError::Unavailable { message },
+        _ => ApiError::Other { status, message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_body_shapes() {
+        let c = Change {
+            site: "s".into(),
+            password: Some("p".into()),
+            username: None,
+            version: Some(3),
+        };
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!({"site": "s", "password": "p", "version": 3})
+        );
+        let c = Change {
+            site: "s".into(),
+            username: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!({"site": "s", "username": null})
+        );
+    }
+
+    #[test]
+    fn urls() {
+        assert!(Api::new("http://127.0.0.1:8080/").is_ok());
+        assert_eq!(Api::new("http://h:1///").unwrap().base_url(), "http://h:1");
+        assert!(matches!(
+            Api::new("https://h"),
+            Err(ApiError::BadUrl { .. })
+        ));
+        assert!(matches!(Api::new("h:80"), Err(ApiError::BadUrl { .. })));
+    }
+
+    #[test]
+    fn unreachable_server() {
+        // A port nothing listens on: bind one, learn it, close it.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let api = Api::new(&format!("http://127.0.0.1:{port}")).unwrap();
+        match api.health() {
+            Err(ApiError::Unreachable { url, .. }) => {
+                assert_eq!(url, format!("http://127.0.0.1:{port}"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

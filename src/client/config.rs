@@ -1,0 +1,140 @@
+//! The client's settings: flags > environment > profile file > defaults.
+//!
+//! The profile file is `$XDG_CONFIG_HOME/vault/config.json`, else
+//! `~/.config/vault/config.json`, and holds only a server URL and a username
+//! per profile, never a secret:
+//!
+//! ```json
+//! {"profiles": {"default": {"server": "http://pi.lan:8080", "username": "alice"},
+//!               "work":    {"server": "http://10.0.0.5:8080", "username": "alice@work"}}}
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The server used when nothing else says.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+/// The profile used when none is named.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// One profile of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    profiles: BTreeMap<String, Profile>,
+}
+
+/// Where the profile file is, from `XDG_CONFIG_HOME` or `HOME`.
+pub fn config_path() -> Option<PathBuf> {
+    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(x) = nonempty("XDG_CONFIG_HOME") {
+        return Some(PathBuf::from(x).join("vault").join("config.json"));
+    }
+    nonempty("HOME").map(|h| {
+        PathBuf::from(h)
+            .join(".config")
+            .join("vault")
+            .join("config.json")
+    })
+}
+
+/// Reads profile `name` from `path`. A missing file, or a missing profile
+/// when the name was not asked for explicitly, is an empty profile; a
+/// malformed file, or an explicitly named profile that is absent, is an error.
+pub fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Profile, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if explicit {
+                Err(format!(
+                    "no profile `{name}`: {} does not exist",
+                    path.display()
+                ))
+            } else {
+                Ok(Profile::default())
+            };
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let file: File = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a valid vault config: {e}", path.display()))?;
+    match file.profiles.get(name) {
+        Some(p) => Ok(p.clone()),
+        None if explicit => Err(format!("no profile `{name}` in {}", path.display())),
+        None => Ok(Profile::default()),
+    }
+}
+
+/// The first present, non-empty value.
+pub fn first_of(values: &[Option<String>]) -> Option<String> {
+    values
+        .iter()
+        .flatten()
+        .find(|v| !v.trim().is_empty())
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles() {
+        let dir = std::env::temp_dir().join(format!("vault-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        assert_eq!(
+            load_profile(&path, "default", false).unwrap(),
+            Profile::default()
+        );
+        assert!(load_profile(&path, "work", true).is_err());
+        std::fs::write(
+            &path,
+            r#"{"profiles":{"default":{"server":"http://a:1"},"work":{"server":"http://b:2","username":"bob"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            load_profile(&path, "work", true).unwrap(),
+            Profile {
+                server: Some("http://b:2".into()),
+                username: Some("bob".into())
+            }
+        );
+        assert_eq!(
+            load_profile(&path, "default", false)
+                .unwrap()
+                .server
+                .as_deref(),
+            Some("http://a:1")
+        );
+        assert!(load_profile(&path, "nope", true).is_err());
+        assert_eq!(
+            load_profile(&path, "nope", false).unwrap(),
+            Profile::default()
+        );
+        std::fs::write(&path, r#"{"profiles":{"default":{"password":"x"}}}"#).unwrap();
+        assert!(load_profile(&path, "default", false).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn precedence() {
+        assert_eq!(
+            first_of(&[None, Some("".into()), Some("b".into()), Some("c".into())]),
+            Some("b".into())
+        );
+        assert_eq!(first_of(&[None, None]), None);
+    }
+}

@@ -1,0 +1,709 @@
+//! The vault's key hierarchy and wire formats (see `docs/CRYPTO.md`).
+//!
+//! ```text
+//! password ──OPAQUE──▶ export_key (64 B)
+//!   KEK       = HKDF-SHA256(ikm = export_key, salt = none, info = "vault kek v1")        32 B
+//!   vault key = 32 random bytes, made once at registration
+//!   vault_key = b64url( 0x01 ‖ nonce(24) ‖ XChaCha20-Poly1305(KEK, vault key, aad = "vault key v1") )
+//!   site key  = HKDF-SHA256(ikm = vault key, salt = none, info = "site index v1")        32 B
+//!   site      = b64url( HMAC-SHA256(site key, normalise(site name)) )
+//!   field     = b64url( 0x01 ‖ nonce(24) ‖ XChaCha20-Poly1305(vault key, plaintext,
+//!                 aad = "vault field v1" ‖ 0x00 ‖ site hash(32) ‖ 0x00 ‖ field name) )
+//! ```
+//!
+//! base64url is RFC 4648 §5 without padding. Every key is held in
+//! [`Zeroizing`] memory and wiped on drop.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// The only format version so far, the first byte of every sealed blob.
+pub const FORMAT_V1: u8 = 0x01;
+/// Symmetric key length (KEK, vault key, site key).
+pub const KEY_LEN: usize = 32;
+/// XChaCha20-Poly1305 nonce length.
+pub const NONCE_LEN: usize = 24;
+/// Poly1305 tag length.
+pub const TAG_LEN: usize = 16;
+/// Length of a site hash (HMAC-SHA256 output).
+pub const SITE_HASH_LEN: usize = 32;
+
+/// HKDF info for the key-encryption key.
+pub const KEK_INFO: &[u8] = b"vault kek v1";
+/// Associated data of the wrapped vault key.
+pub const VAULT_KEY_AAD: &[u8] = b"vault key v1";
+/// HKDF info for the site-index key.
+pub const SITE_INDEX_INFO: &[u8] = b"site index v1";
+/// Prefix of a field's associated data (followed by 0x00, site hash, 0x00, field name).
+pub const FIELD_AAD_PREFIX: &[u8] = b"vault field v1";
+
+/// Largest plaintext of one field: keeps the wire string within the API's
+/// 8192-byte limit (base64url of 41 + 6000 bytes is 8055 characters).
+pub const MAX_FIELD_PLAINTEXT: usize = 6000;
+
+/// Errors of the vault cryptography. None carries secret material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CryptoError {
+    /// Not base64url, or too short to be a sealed blob of its kind.
+    Malformed,
+    /// A version byte this client does not know.
+    UnsupportedVersion(u8),
+    /// Authentication failed: wrong key, tampered, or moved to another
+    /// site/field.
+    Decrypt,
+    /// Decrypted, but the plaintext is not what this client writes.
+    BadPlaintext,
+    /// The decrypted site name does not hash to the entry's `site`.
+    SiteMismatch,
+    /// The site name is empty after normalisation.
+    EmptySite,
+    /// A field is longer than [`MAX_FIELD_PLAINTEXT`].
+    TooLong,
+    /// The operating system's random number generator failed.
+    Random,
+}
+
+impl std::fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            CryptoError::Malformed => "malformed ciphertext",
+            CryptoError::UnsupportedVersion(_) => "ciphertext of an unknown format version",
+            CryptoError::Decrypt => {
+                "ciphertext does not authenticate (tampered, swapped or wrong key)"
+            }
+            CryptoError::BadPlaintext => "decrypted data is not in the expected format",
+            CryptoError::SiteMismatch => "decrypted site name does not match the entry",
+            CryptoError::EmptySite => "the site name is empty",
+            CryptoError::TooLong => "value too long",
+            CryptoError::Random => "the system random number generator failed",
+        };
+        f.write_str(s)
+    }
+}
+
+impl std::error::Error for CryptoError {}
+
+/// Which of an entry's sealed fields; its name is bound into the AAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The `username` field: JSON `{"site": …, "username": …}`.
+    Username,
+    /// The `password` field: the password's UTF-8 bytes.
+    Password,
+}
+
+impl Field {
+    /// The field name as bound into the associated data.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Username => "username",
+            Field::Password => "password",
+        }
+    }
+}
+
+fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>, CryptoError> {
+    let mut b = Zeroizing::new([0u8; N]);
+    getrandom::getrandom(&mut b[..]).map_err(|_| CryptoError::Random)?;
+    Ok(b)
+}
+
+fn hkdf_sha256(ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut okm = Zeroizing::new([0u8; KEY_LEN]);
+    Hkdf::<Sha256>::new(None, ikm)
+        .expand(info, &mut okm[..])
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    okm
+}
+
+/// Seal: `version ‖ nonce ‖ ciphertext‖tag`, base64url without padding.
+fn seal(key: &[u8; KEY_LEN], plaintext: &[u8], aad: &[u8]) -> Result<String, CryptoError> {
+    let nonce = random_bytes::<NONCE_LEN>()?;
+    seal_with_nonce(key, &nonce, plaintext, aad)
+}
+
+fn seal_with_nonce(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    plaintext: &[u8],
+    aad: &[u8],
+) -> Result<String, CryptoError> {
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let ct = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce[..]),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| CryptoError::TooLong)?;
+    let mut blob = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    blob.push(FORMAT_V1);
+    blob.extend_from_slice(&nonce[..]);
+    blob.extend_from_slice(&ct);
+    Ok(URL_SAFE_NO_PAD.encode(blob))
+}
+
+/// Open what [`seal`] made.
+fn open(key: &[u8; KEY_LEN], blob: &str, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(blob.as_bytes())
+        .map_err(|_| CryptoError::Malformed)?;
+    match bytes.first() {
+        None => return Err(CryptoError::Malformed),
+        Some(&FORMAT_V1) => {}
+        Some(&v) => return Err(CryptoError::UnsupportedVersion(v)),
+    }
+    if bytes.len() < 1 + NONCE_LEN + TAG_LEN {
+        return Err(CryptoError::Malformed);
+    }
+    let (nonce, ct) = bytes[1..].split_at(NONCE_LEN);
+    let cipher = XChaCha20Poly1305::new(key.into());
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::Decrypt)
+}
+
+/// The key-encryption key, derived from the OPAQUE export key.
+pub struct Kek(Zeroizing<[u8; KEY_LEN]>);
+
+impl Kek {
+    /// `HKDF-SHA256(ikm = export_key, salt = none, info = "vault kek v1")`.
+    pub fn from_export_key(export_key: &[u8]) -> Kek {
+        Kek(hkdf_sha256(export_key, KEK_INFO))
+    }
+}
+
+/// The vault key and the keys derived from it.
+pub struct VaultKey {
+    key: Zeroizing<[u8; KEY_LEN]>,
+    site_key: Zeroizing<[u8; KEY_LEN]>,
+}
+
+impl VaultKey {
+    fn from_key(key: Zeroizing<[u8; KEY_LEN]>) -> VaultKey {
+        let site_key = hkdf_sha256(&key[..], SITE_INDEX_INFO);
+        VaultKey { key, site_key }
+    }
+
+    /// A fresh vault key from the operating system's CSPRNG.
+    pub fn generate() -> Result<VaultKey, CryptoError> {
+        Ok(VaultKey::from_key(random_bytes::<KEY_LEN>()?))
+    }
+
+    /// A vault key from its 32 raw bytes (for tests and tooling).
+    pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> VaultKey {
+        VaultKey::from_key(Zeroizing::new(*bytes))
+    }
+
+    /// The wire form `vault_key`: `b64url(0x01 ‖ nonce ‖ XChaCha20-Poly1305(KEK,
+    /// vault key, aad "vault key v1"))`, 98 characters.
+    pub fn wrap(&self, kek: &Kek) -> Result<String, CryptoError> {
+        seal(&kek.0, &self.key[..], VAULT_KEY_AAD)
+    }
+
+    /// Opens a `vault_key` blob with the KEK.
+    pub fn unwrap(blob: &str, kek: &Kek) -> Result<VaultKey, CryptoError> {
+        let plain = open(&kek.0, blob, VAULT_KEY_AAD)?;
+        let bytes: [u8; KEY_LEN] = plain[..]
+            .try_into()
+            .map_err(|_| CryptoError::BadPlaintext)?;
+        let key = Zeroizing::new(bytes);
+        Ok(VaultKey::from_key(key))
+    }
+
+    /// The raw site hash: `HMAC-SHA256(site key, normalise(site))`.
+    pub fn site_hash(&self, site: &str) -> Result<[u8; SITE_HASH_LEN], CryptoError> {
+        let norm = normalise_site(site);
+        if norm.is_empty() {
+            return Err(CryptoError::EmptySite);
+        }
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.site_key[..])
+            .expect("HMAC takes any key length");
+        mac.update(norm.as_bytes());
+        Ok(mac.finalize().into_bytes().into())
+    }
+
+    /// The wire `site`: base64url of [`site_hash`](Self::site_hash), 43 characters.
+    pub fn site_id(&self, site: &str) -> Result<String, CryptoError> {
+        Ok(URL_SAFE_NO_PAD.encode(self.site_hash(site)?))
+    }
+
+    /// Seals one field of the entry whose site hash is `site_hash`.
+    pub fn seal_field(
+        &self,
+        site_hash: &[u8; SITE_HASH_LEN],
+        field: Field,
+        plaintext: &[u8],
+    ) -> Result<String, CryptoError> {
+        if plaintext.len() > MAX_FIELD_PLAINTEXT {
+            return Err(CryptoError::TooLong);
+        }
+        seal(&self.key, plaintext, &field_aad(site_hash, field))
+    }
+
+    /// Opens one field of the entry whose site hash is `site_hash`.
+    pub fn open_field(
+        &self,
+        site_hash: &[u8; SITE_HASH_LEN],
+        field: Field,
+        blob: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        open(&self.key, blob, &field_aad(site_hash, field))
+    }
+
+    /// Seals a whole entry: the wire `site`, `username` and `password`.
+    pub fn seal_entry(
+        &self,
+        site: &str,
+        username: Option<&str>,
+        password: &str,
+    ) -> Result<SealedEntry, CryptoError> {
+        let hash = self.site_hash(site)?;
+        Ok(SealedEntry {
+            site: URL_SAFE_NO_PAD.encode(hash),
+            username: self.seal_username(&hash, site, username)?,
+            password: self.seal_field(&hash, Field::Password, password.as_bytes())?,
+        })
+    }
+
+    /// Seals the `username` field: the readable site name (trimmed) and the
+    /// entry's username.
+    pub fn seal_username(
+        &self,
+        site_hash: &[u8; SITE_HASH_LEN],
+        site: &str,
+        username: Option<&str>,
+    ) -> Result<String, CryptoError> {
+        let plain = Zeroizing::new(
+            serde_json::to_vec(&UsernamePlaintext {
+                site: site.trim().to_owned(),
+                username: username.map(str::to_owned),
+            })
+            .expect("serialising two strings cannot fail"),
+        );
+        self.seal_field(site_hash, Field::Username, &plain)
+    }
+
+    /// Opens an entry's `username` field; checks that the site name inside
+    /// hashes to `wire_site`. Returns (readable site name, entry username).
+    pub fn open_username(
+        &self,
+        wire_site: &str,
+        blob: &str,
+    ) -> Result<(String, Option<String>), CryptoError> {
+        let hash = decode_site(wire_site)?;
+        let plain = self.open_field(&hash, Field::Username, blob)?;
+        let p: UsernamePlaintext =
+            serde_json::from_slice(&plain).map_err(|_| CryptoError::BadPlaintext)?;
+        if self.site_hash(&p.site)? != hash {
+            return Err(CryptoError::SiteMismatch);
+        }
+        Ok((p.site, p.username))
+    }
+
+    /// Opens an entry's `password` field.
+    pub fn open_password(
+        &self,
+        wire_site: &str,
+        blob: &str,
+    ) -> Result<Zeroizing<String>, CryptoError> {
+        let hash = decode_site(wire_site)?;
+        let plain = self.open_field(&hash, Field::Password, blob)?;
+        let s = std::str::from_utf8(&plain).map_err(|_| CryptoError::BadPlaintext)?;
+        Ok(Zeroizing::new(s.to_owned()))
+    }
+}
+
+/// The plaintext of the `username` field.
+#[derive(Serialize, Deserialize)]
+struct UsernamePlaintext {
+    site: String,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+/// An entry as it goes to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEntry {
+    /// base64url site hash.
+    pub site: String,
+    /// Sealed `username` field.
+    pub username: String,
+    /// Sealed `password` field.
+    pub password: String,
+}
+
+/// `"vault field v1" ‖ 0x00 ‖ site hash (32 raw bytes) ‖ 0x00 ‖ field name`.
+fn field_aad(site_hash: &[u8; SITE_HASH_LEN], field: Field) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(FIELD_AAD_PREFIX.len() + 2 + SITE_HASH_LEN + 8);
+    aad.extend_from_slice(FIELD_AAD_PREFIX);
+    aad.push(0);
+    aad.extend_from_slice(site_hash);
+    aad.push(0);
+    aad.extend_from_slice(field.name().as_bytes());
+    aad
+}
+
+/// The wire `site` back to its 32 raw bytes.
+pub fn decode_site(wire_site: &str) -> Result<[u8; SITE_HASH_LEN], CryptoError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(wire_site.as_bytes())
+        .map_err(|_| CryptoError::Malformed)?;
+    bytes.try_into().map_err(|_| CryptoError::Malformed)
+}
+
+/// Site-name normalisation: trim Unicode white space (`str::trim`), then
+/// Unicode lowercase (`str::to_lowercase`).
+pub fn normalise_site(site: &str) -> String {
+    site.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kek(seed: u8) -> Kek {
+        Kek::from_export_key(&[seed; 64])
+    }
+
+    fn flip(blob: &str, byte: usize, bit: u8) -> String {
+        let mut b = URL_SAFE_NO_PAD.decode(blob).unwrap();
+        b[byte] ^= 1 << bit;
+        URL_SAFE_NO_PAD.encode(b)
+    }
+
+    #[test]
+    fn kek_is_hkdf_sha256_of_the_export_key() {
+        // Independent computation: HKDF-Extract with the default (zero) salt,
+        // then one Expand block.
+        let ikm = [7u8; 64];
+        let prk = {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&[0u8; 32]).unwrap();
+            m.update(&ikm);
+            m.finalize().into_bytes()
+        };
+        let okm = {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&prk).unwrap();
+            m.update(b"vault kek v1");
+            m.update(&[1]);
+            m.finalize().into_bytes()
+        };
+        assert_eq!(&Kek::from_export_key(&ikm).0[..], &okm[..]);
+    }
+
+    #[test]
+    fn vault_key_wrap_round_trip_and_layout() {
+        let vk = VaultKey::generate().unwrap();
+        let blob = vk.wrap(&kek(1)).unwrap();
+        assert_eq!(blob.len(), 98);
+        let raw = URL_SAFE_NO_PAD.decode(&blob).unwrap();
+        assert_eq!(raw.len(), 1 + 24 + 32 + 16);
+        assert_eq!(raw[0], FORMAT_V1);
+        let back = VaultKey::unwrap(&blob, &kek(1)).unwrap();
+        assert_eq!(*back.key, *vk.key);
+        assert_eq!(*back.site_key, *vk.site_key);
+        // Random nonces: wrapping twice differs.
+        assert_ne!(vk.wrap(&kek(1)).unwrap(), blob);
+    }
+
+    #[test]
+    fn vault_key_with_the_wrong_kek_fails() {
+        let vk = VaultKey::generate().unwrap();
+        let blob = vk.wrap(&kek(1)).unwrap();
+        assert_eq!(
+            VaultKey::unwrap(&blob, &kek(2)).err(),
+            Some(CryptoError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn vault_key_tampering_is_detected() {
+        let vk = VaultKey::generate().unwrap();
+        let blob = vk.wrap(&kek(1)).unwrap();
+        for byte in [1, 24, 25, 40, 72] {
+            let bad = flip(&blob, byte, 3);
+            assert_eq!(
+                VaultKey::unwrap(&bad, &kek(1)).err(),
+                Some(CryptoError::Decrypt)
+            );
+        }
+        assert_eq!(
+            VaultKey::unwrap(&flip(&blob, 0, 1), &kek(1)).err(),
+            Some(CryptoError::UnsupportedVersion(3))
+        );
+        assert_eq!(
+            VaultKey::unwrap("not base64!", &kek(1)).err(),
+            Some(CryptoError::Malformed)
+        );
+        assert_eq!(
+            VaultKey::unwrap(&blob[..40], &kek(1)).err(),
+            Some(CryptoError::Malformed)
+        );
+        assert_eq!(
+            VaultKey::unwrap("", &kek(1)).err(),
+            Some(CryptoError::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_field_sealed_under_another_aad_does_not_pass_as_vault_key() {
+        let k = kek(1);
+        // 32 bytes sealed with the KEK but another AAD.
+        let other = seal(&k.0, &[5u8; 32], b"something else").unwrap();
+        assert_eq!(
+            VaultKey::unwrap(&other, &k).err(),
+            Some(CryptoError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn entry_round_trip() {
+        let vk = VaultKey::generate().unwrap();
+        let e = vk
+            .seal_entry(" Mail.Example.org ", Some("alice"), "s3cret ü\0")
+            .unwrap();
+        assert_eq!(e.site.len(), 43);
+        assert_eq!(e.site, vk.site_id("mail.example.org").unwrap());
+        let (site, user) = vk.open_username(&e.site, &e.username).unwrap();
+        assert_eq!(site, "Mail.Example.org");
+        assert_eq!(user.as_deref(), Some("alice"));
+        assert_eq!(
+            vk.open_password(&e.site, &e.password).unwrap().as_str(),
+            "s3cret ü\0"
+        );
+
+        let e = vk.seal_entry("x.org", None, "p").unwrap();
+        assert_eq!(
+            vk.open_username(&e.site, &e.username).unwrap(),
+            ("x.org".to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn field_layout_and_aad() {
+        let vk = VaultKey::from_bytes(&[3; 32]);
+        let hash = vk.site_hash("example.org").unwrap();
+        let blob = vk.seal_field(&hash, Field::Password, b"hunter2").unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(&blob).unwrap();
+        assert_eq!(raw.len(), 1 + 24 + 7 + 16);
+        assert_eq!(raw[0], 1);
+        // Decrypt by hand with the documented AAD.
+        let mut aad = b"vault field v1\0".to_vec();
+        aad.extend_from_slice(&hash);
+        aad.extend_from_slice(b"\0password");
+        let plain = XChaCha20Poly1305::new((&[3u8; 32]).into())
+            .decrypt(
+                XNonce::from_slice(&raw[1..25]),
+                Payload {
+                    msg: &raw[25..],
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        assert_eq!(plain, b"hunter2");
+    }
+
+    #[test]
+    fn site_hash_is_hmac_of_the_normalised_name_under_the_site_key() {
+        let vk = VaultKey::from_bytes(&[4; 32]);
+        let site_key = hkdf_sha256(&[4; 32], b"site index v1");
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&site_key[..]).unwrap();
+        m.update(b"mail.example.org");
+        let expect: [u8; 32] = m.finalize().into_bytes().into();
+        assert_eq!(vk.site_hash("mail.example.org").unwrap(), expect);
+        assert_eq!(
+            vk.site_id("mail.example.org").unwrap(),
+            URL_SAFE_NO_PAD.encode(expect)
+        );
+    }
+
+    #[test]
+    fn field_tampering_is_detected() {
+        let vk = VaultKey::generate().unwrap();
+        let e = vk.seal_entry("a.org", Some("u"), "pw").unwrap();
+        let len = URL_SAFE_NO_PAD.decode(&e.password).unwrap().len();
+        for byte in 1..len {
+            let bad = flip(&e.password, byte, (byte % 8) as u8);
+            assert_eq!(
+                vk.open_password(&e.site, &bad).err(),
+                Some(CryptoError::Decrypt),
+                "byte {byte}"
+            );
+        }
+        let bad = flip(&e.username, 30, 0);
+        assert_eq!(
+            vk.open_username(&e.site, &bad).err(),
+            Some(CryptoError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn swapping_between_sites_is_detected() {
+        let vk = VaultKey::generate().unwrap();
+        let a = vk.seal_entry("a.org", Some("ua"), "pa").unwrap();
+        let b = vk.seal_entry("b.org", Some("ub"), "pb").unwrap();
+        assert_eq!(
+            vk.open_password(&a.site, &b.password).err(),
+            Some(CryptoError::Decrypt)
+        );
+        assert_eq!(
+            vk.open_username(&a.site, &b.username).err(),
+            Some(CryptoError::Decrypt)
+        );
+        assert_eq!(
+            vk.open_password(&b.site, &a.password).err(),
+            Some(CryptoError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn swapping_between_fields_is_detected() {
+        let vk = VaultKey::generate().unwrap();
+        let a = vk.seal_entry("a.org", Some("ua"), "pa").unwrap();
+        assert_eq!(
+            vk.open_password(&a.site, &a.username).err(),
+            Some(CryptoError::Decrypt)
+        );
+        assert_eq!(
+            vk.open_username(&a.site, &a.password).err(),
+            Some(CryptoError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn site_name_inside_must_match_the_site_hash() {
+        // A username field sealed under a.org's hash but naming b.org (which
+        // only a client holding the vault key could make) is still refused.
+        let vk = VaultKey::generate().unwrap();
+        let ha = vk.site_hash("a.org").unwrap();
+        let blob = vk.seal_username(&ha, "b.org", None).unwrap();
+        let site = URL_SAFE_NO_PAD.encode(ha);
+        assert_eq!(
+            vk.open_username(&site, &blob).err(),
+            Some(CryptoError::SiteMismatch)
+        );
+    }
+
+    #[test]
+    fn another_vault_key_cannot_open() {
+        let vk1 = VaultKey::generate().unwrap();
+        let vk2 = VaultKey::generate().unwrap();
+        let e = vk1.seal_entry("a.org", None, "pw").unwrap();
+        assert_ne!(e.site, vk2.site_id("a.org").unwrap());
+        assert_eq!(
+            vk2.open_password(&e.site, &e.password).err(),
+            Some(CryptoError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn site_normalisation() {
+        assert_eq!(normalise_site("  Mail.Example.ORG "), "mail.example.org");
+        assert_eq!(normalise_site("\tÄBC.de\n"), "äbc.de");
+        let vk = VaultKey::generate().unwrap();
+        assert_eq!(
+            vk.site_id("  Mail.Example.ORG ").unwrap(),
+            vk.site_id("mail.example.org").unwrap()
+        );
+        assert_ne!(
+            vk.site_id("mail.example.org").unwrap(),
+            vk.site_id("mail.example.com").unwrap()
+        );
+        assert_eq!(vk.site_id("   ").err(), Some(CryptoError::EmptySite));
+    }
+
+    #[test]
+    fn length_limit_fits_the_api() {
+        let vk = VaultKey::generate().unwrap();
+        let long = "x".repeat(MAX_FIELD_PLAINTEXT);
+        let e = vk.seal_entry("a.org", None, &long).unwrap();
+        assert!(e.password.len() <= 8192);
+        let too_long = "x".repeat(MAX_FIELD_PLAINTEXT + 1);
+        assert_eq!(
+            vk.seal_entry("a.org", None, &too_long).err(),
+            Some(CryptoError::TooLong)
+        );
+    }
+
+    fn seq<const N: usize>(start: u8) -> [u8; N] {
+        std::array::from_fn(|i| start.wrapping_add(i as u8))
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// The test vectors of docs/CRYPTO.md.
+    #[test]
+    fn known_answer_vectors() {
+        let export_key: [u8; 64] = seq(0x00);
+        let kek = Kek::from_export_key(&export_key);
+        let vk = VaultKey::from_bytes(&seq(0x40));
+        let wrapped = seal_with_nonce(&kek.0, &seq(0x60), &vk.key[..], VAULT_KEY_AAD).unwrap();
+        let site_hash = vk.site_hash("  Mail.Example.ORG ").unwrap();
+        let user_plain = br#"{"site":"mail.example.org","username":"alice"}"#;
+        let user = seal_with_nonce(
+            &vk.key,
+            &seq(0x80),
+            user_plain,
+            &field_aad(&site_hash, Field::Username),
+        )
+        .unwrap();
+        let pass = seal_with_nonce(
+            &vk.key,
+            &seq(0xa0),
+            b"hunter2",
+            &field_aad(&site_hash, Field::Password),
+        )
+        .unwrap();
+        let got = [
+            hex(&kek.0[..]),
+            wrapped.clone(),
+            hex(&vk.site_key[..]),
+            URL_SAFE_NO_PAD.encode(site_hash),
+            user.clone(),
+            pass.clone(),
+        ];
+        assert_eq!(got, VECTORS.map(String::from));
+        // And they open through the public API.
+        assert_eq!(
+            *VaultKey::unwrap(&wrapped, &kek).unwrap().key,
+            seq::<32>(0x40)
+        );
+        let site = URL_SAFE_NO_PAD.encode(site_hash);
+        assert_eq!(
+            vk.open_username(&site, &user).unwrap(),
+            ("mail.example.org".to_owned(), Some("alice".to_owned()))
+        );
+        assert_eq!(vk.open_password(&site, &pass).unwrap().as_str(), "hunter2");
+    }
+
+    const VECTORS: [&str; 6] = [
+        "0b09c2a0a219535e7cfffb031a17925d6e82d9d80c598cdeb2faf06414b86c11",
+        "AWBhYmNkZWZnaGlqa2xtbm9wcXJzdHV2d-f9eC0Ht4c6aOvI-pQz3UIzm7_cu49PkIBzPrOdl3HirmPVpdTFpkpnAyJfZfaYqA",
+        "2cdd4f91d6cfc3004dc3d2c016f6bad095ec393ba64e9d54fdc0484b30885bcd",
+        "Sd_LkJwJpJEDc10W33O482d-fFBVSMpTdBWuLRoGSBo",
+        "AYCBgoOEhYaHiImKi4yNjo-QkZKTlJWWl3mBBZC0V3tOCOGdcOpBpi3PSqHV9vkKUtv3OMueglugJ3-bA08ayC4uLi0nuOGnmj293UlryplWV-Si8UMX",
+        "AaChoqOkpaanqKmqq6ytrq-wsbKztLW2twOvf4wYkOVuB34ltGJG2DVLxqGRbndk",
+    ];
+
+    #[test]
+    fn bad_wire_site_is_malformed() {
+        let vk = VaultKey::generate().unwrap();
+        let e = vk.seal_entry("a.org", None, "pw").unwrap();
+        assert_eq!(
+            vk.open_password("a.org", &e.password).err(),
+            Some(CryptoError::Malformed)
+        );
+    }
+}

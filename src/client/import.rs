@@ -1,0 +1,520 @@
+//! Reading other password managers' exports (and our own) into plain rows.
+//!
+//! Formats: our JSON export (or a bare JSON array of `{site, username?,
+//! password}`), Bitwarden's unencrypted CSV and KeePassXC's CSV. A bad row
+//! becomes a [`Problem`] naming its line (entry, for JSON); the other rows
+//! are still returned.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// The formats `vault import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `vault export`'s JSON, or a bare array of entries.
+    Json,
+    /// Bitwarden "File > Export vault > .csv".
+    BitwardenCsv,
+    /// KeePassXC "Database > Export > CSV file".
+    KeepassxcCsv,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(Format::Json),
+            "bitwarden-csv" => Ok(Format::BitwardenCsv),
+            "keepassxc-csv" => Ok(Format::KeepassxcCsv),
+            _ => Err(format!(
+                "unknown format `{s}`: expected json, bitwarden-csv or keepassxc-csv"
+            )),
+        }
+    }
+}
+
+/// One entry to import.
+pub struct Row {
+    /// Where it came from: "line 7" or "entry 3".
+    pub place: String,
+    /// Readable site name.
+    pub site: String,
+    pub username: Option<String>,
+    pub password: Zeroizing<String>,
+}
+
+/// A row that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub place: String,
+    pub reason: String,
+}
+
+/// The export file written by `vault export`, read by `vault import --format json`.
+#[derive(Serialize, Deserialize)]
+pub struct ExportFile {
+    /// Always `"vault-export"`.
+    pub format: String,
+    /// Always 1.
+    pub version: u32,
+    pub entries: Vec<ExportEntry>,
+}
+
+/// One decrypted entry of an [`ExportFile`].
+#[derive(Serialize, Deserialize)]
+pub struct ExportEntry {
+    pub site: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+/// The value of [`ExportFile::format`].
+pub const EXPORT_FORMAT: &str = "vault-export";
+
+/// Parses `text` in `format`. A file that cannot be read at all (no header,
+/// not JSON) is an `Err`; bad rows are reported in the `Vec<Problem>`.
+pub fn parse(format: Format, text: &str) -> Result<(Vec<Row>, Vec<Problem>), String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match format {
+        Format::Json => parse_json(text),
+        Format::BitwardenCsv => parse_csv_export(
+            text,
+            &CsvColumns {
+                name: "name",
+                url: "login_uri",
+                username: "login_username",
+                password: "login_password",
+            },
+            |h, f| match column(h, f, "type") {
+                Some(t) if !t.is_empty() && t != "login" => {
+                    Some(format!("a Bitwarden `{t}` item, not a login"))
+                }
+                _ => None,
+            },
+        ),
+        Format::KeepassxcCsv => parse_csv_export(
+            text,
+            &CsvColumns {
+                name: "Title",
+                url: "URL",
+                username: "Username",
+                password: "Password",
+            },
+            |h, f| match column(h, f, "Group") {
+                Some(g) if g.split('/').any(|p| p == "Recycle Bin") => {
+                    Some("in the recycle bin".to_owned())
+                }
+                _ => None,
+            },
+        ),
+    }
+}
+
+fn parse_json(text: &str) -> Result<(Vec<Row>, Vec<Problem>), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let items = match value {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(mut o) => {
+            if let Some(f) = o.get("format").and_then(|f| f.as_str())
+                && f != EXPORT_FORMAT
+            {
+                return Err(format!("unknown export format `{f}`"));
+            }
+            match o.remove("entries") {
+                Some(serde_json::Value::Array(a)) => a,
+                _ => return Err("expected an `entries` array".into()),
+            }
+        }
+        _ => return Err("expected a JSON object or array".into()),
+    };
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let place = format!("entry {}", i + 1);
+        match serde_json::from_value::<ExportEntry>(item) {
+            Ok(e) => {
+                let password = Zeroizing::new(e.password);
+                match check(&e.site, &password) {
+                    Ok(()) => rows.push(Row {
+                        place,
+                        site: e.site.trim().to_owned(),
+                        username: e.username.filter(|u| !u.is_empty()),
+                        password,
+                    }),
+                    Err(reason) => problems.push(Problem { place, reason }),
+                }
+            }
+            Err(e) => problems.push(Problem {
+                place,
+                reason: format!("not an entry ({e})"),
+            }),
+        }
+    }
+    Ok((rows, problems))
+}
+
+fn check(site: &str, password: &str) -> Result<(), String> {
+    if site.trim().is_empty() {
+        return Err("no site name".into());
+    }
+    if password.is_empty() {
+        return Err("no password".into());
+    }
+    Ok(())
+}
+
+struct CsvColumns {
+    name: &'static str,
+    url: &'static str,
+    username: &'static str,
+    password: &'static str,
+}
+
+fn parse_csv_export(
+    text: &str,
+    cols: &CsvColumns,
+    skip: impl Fn(&[String], &[String]) -> Option<String>,
+) -> Result<(Vec<Row>, Vec<Problem>), String> {
+    let mut records = parse_csv(text).into_iter();
+    let header = match records.next() {
+        Some(Ok(r)) => r.fields,
+        Some(Err(e)) => return Err(format!("line {}: {}", e.line, e.reason)),
+        None => return Err("the file is empty".into()),
+    };
+    let index = |name: &str| header.iter().position(|h| h.trim() == name);
+    let need = |name: &'static str| {
+        index(name).ok_or_else(|| format!("no `{name}` column in the header line"))
+    };
+    let (i_name, i_url, i_user, i_pass) = (
+        need(cols.name)?,
+        index(cols.url),
+        need(cols.username)?,
+        need(cols.password)?,
+    );
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for rec in records {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(Problem {
+                    place: format!("line {}", e.line),
+                    reason: e.reason,
+                });
+                continue;
+            }
+        };
+        let place = format!("line {}", rec.line);
+        let fields = Zeroizing::new(rec.fields);
+        if fields.iter().all(|f| f.is_empty()) {
+            continue; // a blank line
+        }
+        if fields.len() != header.len() {
+            problems.push(Problem {
+                place,
+                reason: format!(
+                    "{} fields where the header has {}",
+                    fields.len(),
+                    header.len()
+                ),
+            });
+            continue;
+        }
+        if let Some(reason) = skip(&header, &fields) {
+            problems.push(Problem { place, reason });
+            continue;
+        }
+        let name = fields[i_name].trim();
+        let site = if name.is_empty() {
+            i_url.map(|i| host_of(&fields[i])).unwrap_or_default()
+        } else {
+            name.to_owned()
+        };
+        let password = Zeroizing::new(fields[i_pass].clone());
+        if let Err(reason) = check(&site, &password) {
+            problems.push(Problem { place, reason });
+            continue;
+        }
+        let username = Some(fields[i_user].clone()).filter(|u| !u.is_empty());
+        rows.push(Row {
+            place,
+            site,
+            username,
+            password,
+        });
+    }
+    Ok((rows, problems))
+}
+
+/// The field of `fields` under the header column `name`.
+fn column<'a>(header: &[String], fields: &'a [String], name: &str) -> Option<&'a str> {
+    let i = header.iter().position(|h| h.trim() == name)?;
+    fields.get(i).map(String::as_str)
+}
+
+/// The host of a URL-ish string: `https://user@Mail.Example.org:443/x` →
+/// `Mail.Example.org`; a bare `example.org/path` → `example.org`.
+fn host_of(url: &str) -> String {
+    let s = url.trim();
+    let s = s.split_once("://").map(|(_, rest)| rest).unwrap_or(s);
+    let authority = s.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let host = if let Some(rest) = host_port.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    host.to_owned()
+}
+
+/// One CSV record and the line it starts on (1-based).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Record {
+    pub line: usize,
+    pub fields: Vec<String>,
+}
+
+/// A record that cannot be parsed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CsvError {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// RFC 4180 CSV: comma-separated, `"` quotes fields, `""` is a quote inside
+/// a quoted field, quoted fields may hold commas and line breaks, records end
+/// with LF or CRLF. A record with a stray quote is an error for that record
+/// only; parsing resumes on the next line. An unterminated quote swallows
+/// the rest of the file and is reported at the line it opened.
+pub fn parse_csv(text: &str) -> Vec<Result<Record, CsvError>> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1usize;
+    while chars.peek().is_some() {
+        let start = line;
+        let mut fields = Vec::new();
+        let mut field = String::new();
+        let mut error: Option<String> = None;
+        let mut quoted_open_line = None;
+        // State: at field start, inside a quoted field, after a closing quote,
+        // inside an unquoted field.
+        #[derive(PartialEq)]
+        enum St {
+            Start,
+            Quoted,
+            AfterQuote,
+            Plain,
+        }
+        let mut st = St::Start;
+        loop {
+            let c = chars.next();
+            match (&st, c) {
+                (_, None) => {
+                    if st == St::Quoted {
+                        error = Some(format!(
+                            "a quoted field opened on line {} is never closed",
+                            quoted_open_line.unwrap_or(start)
+                        ));
+                    }
+                    fields.push(std::mem::take(&mut field));
+                    break;
+                }
+                (St::Quoted, Some('"')) => {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        field.push('"');
+                    } else {
+                        st = St::AfterQuote;
+                    }
+                }
+                (St::Quoted, Some(ch)) => {
+                    if ch == '\n' {
+                        line += 1;
+                    }
+                    field.push(ch);
+                }
+                (_, Some(',')) => {
+                    fields.push(std::mem::take(&mut field));
+                    st = St::Start;
+                }
+                (_, Some('\r')) if chars.peek() == Some(&'\n') => {}
+                (_, Some('\n')) => {
+                    line += 1;
+                    fields.push(std::mem::take(&mut field));
+                    break;
+                }
+                (St::Start, Some('"')) => {
+                    st = St::Quoted;
+                    quoted_open_line = Some(line);
+                }
+                (St::AfterQuote, Some(ch)) => {
+                    error.get_or_insert_with(|| format!("unexpected `{ch}` after a closing quote"));
+                    field.push(ch);
+                }
+                (St::Plain, Some('"')) => {
+                    error.get_or_insert_with(|| "a quote inside an unquoted field".to_owned());
+                    field.push('"');
+                }
+                (_, Some(ch)) => {
+                    st = St::Plain;
+                    field.push(ch);
+                }
+            }
+        }
+        out.push(match error {
+            Some(reason) => Err(CsvError {
+                line: start,
+                reason,
+            }),
+            None => Ok(Record {
+                line: start,
+                fields,
+            }),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(text: &str) -> Vec<Result<(usize, Vec<String>), usize>> {
+        parse_csv(text)
+            .into_iter()
+            .map(|r| r.map(|r| (r.line, r.fields)).map_err(|e| e.line))
+            .collect()
+    }
+
+    fn v(fields: &[&str]) -> Vec<String> {
+        fields.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn csv_basics() {
+        assert_eq!(
+            records("a,b,c\n1,\"x,y\",\"he said \"\"hi\"\"\"\r\n\"multi\nline\",,z\nlast"),
+            vec![
+                Ok((1, v(&["a", "b", "c"]))),
+                Ok((2, v(&["1", "x,y", "he said \"hi\""]))),
+                Ok((3, v(&["multi\nline", "", "z"]))),
+                Ok((5, v(&["last"]))),
+            ]
+        );
+        assert_eq!(records(""), vec![]);
+        assert_eq!(
+            records("a\n\nb\n"),
+            vec![Ok((1, v(&["a"]))), Ok((2, v(&[""]))), Ok((3, v(&["b"]))),]
+        );
+    }
+
+    #[test]
+    fn csv_errors_stay_in_their_record() {
+        assert_eq!(
+            records("h1,h2\n\"a\"b,c\nok,1\nx\"y,2\n"),
+            vec![
+                Ok((1, v(&["h1", "h2"]))),
+                Err(2),
+                Ok((3, v(&["ok", "1"]))),
+                Err(4),
+            ]
+        );
+        let r = parse_csv("h\n\"never closed\nmore\n");
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].as_ref().unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn bitwarden() {
+        let text = "\u{feff}folder,favorite,type,name,notes,fields,reprompt,login_uri,login_username,login_password,login_totp\n\
+            ,,login,Mail,,,0,https://mail.example.org/login,alice,\"p,w\"\"1\",\n\
+            ,,note,A note,secret text,,0,,,,\n\
+            ,,login,,,,0,https://user@Shop.Example.com:8443/x,,pw2,\n\
+            ,,login,NoPass,,,0,,bob,,\n\
+            ,,login,Short,,\n";
+        let (rows, problems) = parse(Format::BitwardenCsv, text).unwrap();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.place.as_str(),
+                    r.site.as_str(),
+                    r.username.as_deref(),
+                    r.password.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("line 2", "Mail", Some("alice"), "p,w\"1"),
+                ("line 4", "Shop.Example.com", None, "pw2"),
+            ]
+        );
+        let places: Vec<_> = problems.iter().map(|p| p.place.as_str()).collect();
+        assert_eq!(places, vec!["line 3", "line 5", "line 6"]);
+    }
+
+    #[test]
+    fn keepassxc() {
+        let text = "\"Group\",\"Title\",\"Username\",\"Password\",\"URL\",\"Notes\",\"TOTP\",\"Icon\",\"Last Modified\",\"Created\"\n\
+            \"Root\",\"Forum\",\"me\",\"pw\",\"https://forum.example.net\",\"multi\nline note\",\"\",\"0\",\"2024-01-01T00:00:00Z\",\"2024-01-01T00:00:00Z\"\n\
+            \"Root/Recycle Bin\",\"Old\",\"me\",\"pw\",\"\",\"\",\"\",\"0\",\"\",\"\"\n\
+            \"Root/Work\",\"\",\"\",\"pw3\",\"git.example.com/path\",\"\",\"\",\"0\",\"\",\"\"\n";
+        let (rows, problems) = parse(Format::KeepassxcCsv, text).unwrap();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.place.as_str(), r.site.as_str(), r.username.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("line 2", "Forum", Some("me")),
+                ("line 5", "git.example.com", None)
+            ]
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].place, "line 4");
+    }
+
+    #[test]
+    fn missing_header_column() {
+        assert!(parse(Format::KeepassxcCsv, "a,b\n1,2\n").is_err());
+        assert!(parse(Format::BitwardenCsv, "").is_err());
+    }
+
+    #[test]
+    fn json_export_and_array() {
+        let text = r#"{"format":"vault-export","version":1,"entries":[
+            {"site":"a.org","username":"u","password":"p"},
+            {"site":"b.org","password":""},
+            {"site":"c.org","username":null,"password":"q","updated_at":"2024-01-01T00:00:00Z"},
+            {"nope":1}]}"#;
+        let (rows, problems) = parse(Format::Json, text).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].site, "c.org");
+        assert_eq!(rows[1].username, None);
+        let places: Vec<_> = problems.iter().map(|p| p.place.as_str()).collect();
+        assert_eq!(places, vec!["entry 2", "entry 4"]);
+        let (rows, _) = parse(Format::Json, r#"[{"site":"x","password":"y"}]"#).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(parse(Format::Json, "{").is_err());
+        assert!(parse(Format::Json, r#"{"format":"other","entries":[]}"#).is_err());
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_of("https://a.b/c?d"), "a.b");
+        assert_eq!(host_of("http://u:p@h.example:80"), "h.example");
+        assert_eq!(host_of("h.example/path"), "h.example");
+        assert_eq!(host_of("https://[::1]:8080/"), "::1");
+        assert_eq!(host_of(""), "");
+    }
+}
