@@ -6,7 +6,7 @@ use opaque_ke::CipherSuite;
 /// ristretto255 OPRF, 3DH over ristretto255 with SHA-512, Argon2id stretching.
 ///
 /// The server never runs the key-stretching function; the client must pass
-/// [`serenity_ksf`](crate::client) parameters explicitly, because
+/// [`serenity_ksf`](crate::client::opaque::serenity_ksf) explicitly, because
 /// `Argon2::default()` differs from serenity's.
 pub struct Suite;
 
