@@ -118,9 +118,9 @@ impl Settings {
             Some(b) => b,
             None => from_env("VAULTD_BIND")?.unwrap_or_else(|| "127.0.0.1:8080".to_string()),
         };
-        let bind = bind_text
-            .parse::<SocketAddr>()
-            .map_err(|_| format!("--bind: `{bind_text}` is not an ADDRESS:PORT such as 127.0.0.1:8080"))?;
+        let bind = bind_text.parse::<SocketAddr>().map_err(|_| {
+            format!("--bind: `{bind_text}` is not an ADDRESS:PORT such as 127.0.0.1:8080")
+        })?;
         let threads = match self.threads {
             Some(n) => n,
             None => from_env("VAULTD_THREADS")?.unwrap_or_else(default_threads),
@@ -186,9 +186,7 @@ pub fn read_database_ini(path: &Path, data_dir: &Path) -> Result<Database, Strin
     };
     let get = |key: &str| section.get(key).map(str::to_string);
     let need = |key: &str| {
-        get(key).ok_or_else(|| {
-            format!("{}: [postgresql] needs a `{key}` line", path.display())
-        })
+        get(key).ok_or_else(|| format!("{}: [postgresql] needs a `{key}` line", path.display()))
     };
     let port = match get("port") {
         Some(p) => p
@@ -336,20 +334,37 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vaultd-config-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let ini = dir.join("database.ini");
-        assert!(matches!(read_database_ini(&ini, &dir), Ok(Database::Sqlite(p)) if p == dir.join("vaultd.db")));
+        assert!(
+            matches!(read_database_ini(&ini, &dir), Ok(Database::Sqlite(p)) if p == dir.join("vaultd.db"))
+        );
         fs::write(&ini, "[postgresql]\nhost=db\ndatabase=vault\nuser=u\npassword=p\nport=6543\nsslmode=require\n").unwrap();
         match read_database_ini(&ini, &dir).unwrap() {
             Database::Postgres(pg) => {
-                assert_eq!((pg.host.as_str(), pg.port, pg.user.as_str()), ("db", 6543, "u"));
+                assert_eq!(
+                    (pg.host.as_str(), pg.port, pg.user.as_str()),
+                    ("db", 6543, "u")
+                );
                 assert_eq!((pg.password.as_str(), pg.database.as_str()), ("p", "vault"));
                 assert_eq!(pg.sslmode, SslMode::Require);
             }
             other => panic!("expected PostgreSQL, got {other:?}"),
         }
-        fs::write(&ini, "[postgresql]\nhost=db\ndatabase=vault\nuser=u\nsslmode=maybe\n").unwrap();
-        assert!(read_database_ini(&ini, &dir).unwrap_err().contains("sslmode"));
+        fs::write(
+            &ini,
+            "[postgresql]\nhost=db\ndatabase=vault\nuser=u\nsslmode=maybe\n",
+        )
+        .unwrap();
+        assert!(
+            read_database_ini(&ini, &dir)
+                .unwrap_err()
+                .contains("sslmode")
+        );
         fs::write(&ini, "[postgresql]\nhost=db\nuser=u\n").unwrap();
-        assert!(read_database_ini(&ini, &dir).unwrap_err().contains("database"));
+        assert!(
+            read_database_ini(&ini, &dir)
+                .unwrap_err()
+                .contains("database")
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -361,19 +376,34 @@ mod tests {
         assert!(create_env_file_if_missing(&env).unwrap());
         let first = fs::read_to_string(&env).unwrap();
         assert!(!create_env_file_if_missing(&env).unwrap());
-        assert_eq!(fs::read_to_string(&env).unwrap(), first, "an existing .env is never replaced");
+        assert_eq!(
+            fs::read_to_string(&env).unwrap(),
+            first,
+            "an existing .env is never replaced"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&env).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let secrets = load_secrets(&env).unwrap();
         assert!(secrets.jwt_key.len() >= MIN_JWT_KEY_LEN);
         assert_eq!(secrets.server_setup.serialize().len(), 128);
         fs::write(&env, "JWT_KEY=short\nOPAQUE_SERVER_SETUP=x\n").unwrap();
         assert!(load_secrets(&env).unwrap_err().contains("JWT_KEY"));
-        fs::write(&env, format!("JWT_KEY={}\nOPAQUE_SERVER_SETUP=AAAA\n", "k".repeat(40))).unwrap();
-        assert!(load_secrets(&env).unwrap_err().contains("OPAQUE_SERVER_SETUP is malformed"));
+        fs::write(
+            &env,
+            format!("JWT_KEY={}\nOPAQUE_SERVER_SETUP=AAAA\n", "k".repeat(40)),
+        )
+        .unwrap();
+        assert!(
+            load_secrets(&env)
+                .unwrap_err()
+                .contains("OPAQUE_SERVER_SETUP is malformed")
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

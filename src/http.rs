@@ -62,8 +62,10 @@ fn handle(app: &App, options: &ServeOptions, mut request: Request) {
     let started = Instant::now();
     let method = request.method().clone();
     let route = find_route(path_of(request.url()));
-    let outcome = catch_unwind(AssertUnwindSafe(|| answer(app, options, route, &mut request)))
-        .unwrap_or(Err(ApiError::Internal));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        answer(app, options, route, &mut request)
+    }))
+    .unwrap_or(Err(ApiError::Internal));
     let (status, body, retry_after) = match outcome {
         Ok(Reply { status, body }) => (status, body, None),
         Err(e) => {

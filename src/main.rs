@@ -124,7 +124,11 @@ fn serve(config: Config) -> Result<(), String> {
         limiter: Limiter::default(),
     });
     let server = bind(&config)?;
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let addr = server
         .server_addr()
         .to_ip()

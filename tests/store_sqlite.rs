@@ -36,13 +36,22 @@ fn prepare_is_idempotent_and_checks_the_schema() {
     store.prepare(true).unwrap();
     store.prepare(true).unwrap();
     store.prepare(false).unwrap();
-    let user = store.create_user("alice", b"record", None, None, 1).unwrap();
+    let user = store
+        .create_user("alice", b"record", None, None, 1)
+        .unwrap();
     store.prepare(true).unwrap();
-    assert_eq!(store.user_by_id(user.id).unwrap().unwrap().username, "alice");
+    assert_eq!(
+        store.user_by_id(user.id).unwrap().unwrap().username,
+        "alice"
+    );
     // A newer schema is refused, not silently used.
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE vaultd_meta SET value = 99 WHERE key = 'schema_version'", []).unwrap();
+    conn.execute(
+        "UPDATE vaultd_meta SET value = 99 WHERE key = 'schema_version'",
+        [],
+    )
+    .unwrap();
     let store = SqliteStore::open(&path, 2).unwrap();
     match store.prepare(false) {
         Err(StoreError::Schema(m)) => assert!(m.contains("newer"), "{m}"),
@@ -56,7 +65,9 @@ fn sqlite_runs_in_wal_mode_with_full_sync() {
     let store = SqliteStore::open(&path, 2).unwrap();
     store.prepare(true).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -68,5 +79,8 @@ fn two_stores_on_one_file_see_each_others_writes() {
     let b = SqliteStore::open(&path, 2).unwrap();
     let user = a.create_user("alice", b"r", None, None, 1).unwrap();
     b.add_entry(user.id, "site", None, "pw", 1).unwrap();
-    assert_eq!(a.get_entry(user.id, "site").unwrap().unwrap().password, "pw");
+    assert_eq!(
+        a.get_entry(user.id, "site").unwrap().unwrap().password,
+        "pw"
+    );
 }

@@ -28,7 +28,9 @@ const MAX_USERNAME: usize = 64;
 /// Trims ASCII whitespace and lowercases ASCII letters; then only
 /// `[a-z0-9._@+-]`, 1 to 64 bytes, is a username (API.md, Usernames).
 pub fn normalize_username(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_lowercase();
+    let name = raw
+        .trim_matches(|c: char| c.is_ascii_whitespace())
+        .to_ascii_lowercase();
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@+-".contains(c);
     if name.is_empty() || name.len() > MAX_USERNAME || !name.chars().all(allowed) {
         return Err(ApiError::bad_request(
@@ -95,9 +97,12 @@ fn registration_response(
 ) -> Result<Value, ApiError> {
     let request = RegistrationRequest::<Suite>::deserialize(&body.bytes("registration_request")?)
         .map_err(|_| bad_message("registration_request"))?;
-    let response =
-        ServerRegistration::<Suite>::start(&app.server_setup, request, credential_identifier.as_bytes())
-            .map_err(|_| bad_message("registration_request"))?;
+    let response = ServerRegistration::<Suite>::start(
+        &app.server_setup,
+        request,
+        credential_identifier.as_bytes(),
+    )
+    .map_err(|_| bad_message("registration_request"))?;
     Ok(json!({ "registration_response": b64(&response.message.serialize()) }))
 }
 
@@ -111,7 +116,10 @@ fn registration_record(body: &Body) -> Result<Vec<u8>, ApiError> {
 
 /// The body of a successful login (and of a password change).
 fn session_reply(app: &App, user: &User) -> Result<Reply, ApiError> {
-    let token = app.tokens.issue(user.id, user.rev).map_err(|_| ApiError::Internal)?;
+    let token = app
+        .tokens
+        .issue(user.id, user.rev)
+        .map_err(|_| ApiError::Internal)?;
     Reply::ok(json!({
         "token": token,
         "token_type": "Bearer",
@@ -164,14 +172,18 @@ fn throttled(retry_after: u64) -> ApiError {
 pub fn login(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["username", "credential_request"])?;
     let username = username(&body)?;
-    app.limiter.check(Some(&username), call.client).map_err(throttled)?;
     let request = CredentialRequest::<Suite>::deserialize(&body.bytes("credential_request")?)
         .map_err(|_| bad_message("credential_request"))?;
+    app.limiter
+        .begin(&username, call.client)
+        .map_err(throttled)?;
     let user = app.store.user_by_name(&username)?;
     // An unknown user gets a response made from a fake record: the same
     // shape, length and work, so `/login` does not tell who has an account.
     let record = match &user {
-        Some(u) => Some(ServerRegistration::<Suite>::deserialize(&u.record).map_err(|_| ApiError::Internal)?),
+        Some(u) => Some(
+            ServerRegistration::<Suite>::deserialize(&u.record).map_err(|_| ApiError::Internal)?,
+        ),
         None => None,
     };
     let start = ServerLogin::start(
@@ -208,35 +220,44 @@ pub fn login_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["login_id", "credential_finalization"])?;
     let login_id = body.bytes("login_id")?;
     let finalization = body.bytes("credential_finalization")?;
-    app.limiter.check(None, call.client).map_err(throttled)?;
+    app.limiter
+        .check_finish(None, call.client)
+        .map_err(throttled)?;
     // Single use: the pending login is gone whatever happens next.
     let Some(login) = app.store.take_login(&login_id, unix_now())? else {
         app.limiter.record_failure(None, call.client);
         return Err(ApiError::Unauthorized);
     };
-    app.limiter.check(Some(&login.username), call.client).map_err(throttled)?;
+    app.limiter
+        .check_finish(Some(&login.username), call.client)
+        .map_err(throttled)?;
+    // A failure was counted when the login started (see `Limiter`).
     match finish_login(app, &login, &finalization)? {
         Some(user) => {
-            app.limiter.reset(&login.username, call.client);
+            app.limiter.succeeded(&login.username, call.client);
             session_reply(app, &user)
         }
-        None => {
-            app.limiter.record_failure(Some(&login.username), call.client);
-            Err(ApiError::Unauthorized)
-        }
+        None => Err(ApiError::Unauthorized),
     }
 }
 
 /// The user, when the client proved its password for a login that is still
 /// current; `None` for every kind of failure alike.
-fn finish_login(app: &App, login: &PendingLogin, finalization: &[u8]) -> Result<Option<User>, ApiError> {
+fn finish_login(
+    app: &App,
+    login: &PendingLogin,
+    finalization: &[u8],
+) -> Result<Option<User>, ApiError> {
     let Ok(state) = ServerLogin::<Suite>::deserialize(&login.state) else {
         return Ok(None);
     };
     let Ok(message) = CredentialFinalization::<Suite>::deserialize(finalization) else {
         return Ok(None);
     };
-    if state.finish(message, ServerLoginParameters::default()).is_err() {
+    if state
+        .finish(message, ServerLoginParameters::default())
+        .is_err()
+    {
         return Ok(None);
     }
     let Some(user_id) = login.user_id else {
@@ -244,7 +265,10 @@ fn finish_login(app: &App, login: &PendingLogin, finalization: &[u8]) -> Result<
     };
     // The account may have been deleted, or its password changed, since the
     // login started.
-    Ok(app.store.user_by_id(user_id)?.filter(|u| u.epoch == login.epoch))
+    Ok(app
+        .store
+        .user_by_id(user_id)?
+        .filter(|u| u.epoch == login.epoch))
 }
 
 /// `POST /logout {}`: every token of the caller stops working.
@@ -278,7 +302,10 @@ pub fn password_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["registration_record", "vault_key"])?;
     let record = registration_record(&body)?;
     let vault_key = vault_key(&body)?;
-    match app.store.change_password(call.caller()?.user_id, &record, vault_key) {
+    match app
+        .store
+        .change_password(call.caller()?.user_id, &record, vault_key)
+    {
         Ok(user) => session_reply(app, &user),
         Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
         Err(e) => Err(e.into()),
@@ -301,10 +328,21 @@ mod tests {
 
     #[test]
     fn usernames_normalise_as_api_md_says() {
-        assert_eq!(normalize_username("  Alice@Example.ORG \t").unwrap(), "alice@example.org");
+        assert_eq!(
+            normalize_username("  Alice@Example.ORG \t").unwrap(),
+            "alice@example.org"
+        );
         assert_eq!(normalize_username("a.b_c+d-e").unwrap(), "a.b_c+d-e");
         assert_eq!(normalize_username(&"x".repeat(64)).unwrap().len(), 64);
-        for bad in ["", "   ", "al ice", "ålice", "a/b", "x\u{0}", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "   ",
+            "al ice",
+            "ålice",
+            "a/b",
+            "x\u{0}",
+            &"x".repeat(65),
+        ] {
             assert!(normalize_username(bad).is_err(), "{bad:?}");
         }
         // Only ASCII letters are lowercased: no Unicode case folding.

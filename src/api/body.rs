@@ -48,7 +48,9 @@ impl Body {
         match self.present(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::bad_request(format!("field `{name}` must be a string"))),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "field `{name}` must be a string"
+            ))),
         }
     }
 
@@ -96,7 +98,9 @@ pub fn check_len(name: &str, value: &str, min: usize, max: usize) -> Result<(), 
     if (min..=max).contains(&value.len()) {
         Ok(())
     } else if min > 0 && value.is_empty() {
-        Err(ApiError::bad_request(format!("field `{name}` must not be empty")))
+        Err(ApiError::bad_request(format!(
+            "field `{name}` must not be empty"
+        )))
     } else {
         Err(ApiError::bad_request(format!(
             "field `{name}` must be at most {max} bytes"
@@ -120,8 +124,14 @@ mod tests {
         assert!(msg(Body::parse(b"[]", &[]).map(|_| ())).contains("JSON object"));
         assert!(msg(Body::parse(b"{", &[]).map(|_| ())).contains("JSON"));
         assert!(msg(Body::parse(b"\xff", &[]).map(|_| ())).contains("JSON"));
-        assert!(msg(Body::parse(br#"{"x":1}"#, &["site"]).map(|_| ())).contains("unknown field `x`"));
-        let b = Body::parse(br#"{"site":1,"v":"1","n":null,"b":"a+b="}"#, &["site", "v", "n", "b"]).unwrap();
+        assert!(
+            msg(Body::parse(br#"{"x":1}"#, &["site"]).map(|_| ())).contains("unknown field `x`")
+        );
+        let b = Body::parse(
+            br#"{"site":1,"v":"1","n":null,"b":"a+b="}"#,
+            &["site", "v", "n", "b"],
+        )
+        .unwrap();
         assert!(msg(b.str("site")).contains("must be a string"));
         assert!(msg(b.opt_i64("v")).contains("integer"));
         assert!(msg(b.str("n")).contains("required"));

@@ -51,7 +51,10 @@ pub fn add(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let site = site(&body)?;
     let password = password(body.str("password")?)?;
     let username = username(body.nullable_str("username")?.flatten())?;
-    match app.store.add_entry(user, site, username, password, unix_now()) {
+    match app
+        .store
+        .add_entry(user, site, username, password, unix_now())
+    {
         Ok(entry) => Reply::created(json!({ "site": entry.site, "version": entry.version })),
         Err(StoreError::Conflict) => Err(ApiError::Conflict("an entry for this site exists")),
         Err(e) => Err(e.into()),
@@ -80,7 +83,11 @@ pub fn change(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["site", "password", "username", "version"])?;
     let site = site(&body)?;
     let change = EntryChange {
-        password: body.opt_str("password")?.map(password).transpose()?.map(str::to_string),
+        password: body
+            .opt_str("password")?
+            .map(password)
+            .transpose()?
+            .map(str::to_string),
         username: match body.nullable_str("username")? {
             Some(u) => Some(username(u)?.map(str::to_string)),
             None => None,

@@ -3,6 +3,14 @@
 //! the usernames, answer `429` until the oldest counted failure leaves the
 //! window. Other addresses are never locked out, so nobody can lock a user
 //! out of their own account. Counters live in this process's memory.
+//!
+//! What counts as a failure: with OPAQUE a client learns that its password
+//! guess was wrong from the `/login` response alone, and need never send
+//! `/login/finish`. So every `/login` counts as a failure when it starts
+//! ([`Limiter::begin`]) and is forgiven when it finishes successfully
+//! ([`Limiter::succeeded`]); a failed `/login/finish` adds nothing more. For
+//! a client that finishes its logins this is exactly API.md's rule; for one
+//! that only ever starts them, it is the only rule that limits guessing.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -34,15 +42,26 @@ impl Default for Limiter {
 
 /// Drops the failures that have left the window.
 fn expire(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while times.front().is_some_and(|t| now.duration_since(*t) >= window) {
+    while times
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= window)
+    {
         times.pop_front();
     }
 }
 
 /// Seconds until the oldest failure leaves the window, when over `limit`.
-fn blocked(times: Option<&VecDeque<Instant>>, limit: usize, now: Instant, window: Duration) -> Option<u64> {
+fn blocked(
+    times: Option<&VecDeque<Instant>>,
+    limit: usize,
+    now: Instant,
+    window: Duration,
+) -> Option<u64> {
     let times = times?;
-    let live: Vec<&Instant> = times.iter().filter(|t| now.duration_since(**t) < window).collect();
+    let live: Vec<&Instant> = times
+        .iter()
+        .filter(|t| now.duration_since(**t) < window)
+        .collect();
     if live.len() < limit {
         return None;
     }
@@ -64,19 +83,44 @@ impl Limiter {
     }
 
     /// `Err(retry_after_seconds)` when this username (if known) and address
-    /// may not try now.
-    pub fn check(&self, username: Option<&str>, client: IpAddr) -> Result<(), u64> {
+    /// may not try now. `slack` failures are not held against the caller
+    /// (the login being finished has already been counted).
+    fn check(&self, username: Option<&str>, client: IpAddr, slack: usize) -> Result<(), u64> {
         let now = Instant::now();
         let failures = self.lock();
-        let by_address = blocked(failures.by_address.get(&client), PER_ADDRESS, now, self.window);
+        let by_address = blocked(
+            failures.by_address.get(&client),
+            PER_ADDRESS + slack,
+            now,
+            self.window,
+        );
         let by_user = username.and_then(|u| {
             let key = (u.to_string(), client);
-            blocked(failures.by_user.get(&key), PER_USER_AND_ADDRESS, now, self.window)
+            blocked(
+                failures.by_user.get(&key),
+                PER_USER_AND_ADDRESS + slack,
+                now,
+                self.window,
+            )
         });
         match by_address.max(by_user) {
             Some(wait) => Err(wait.max(1)),
             None => Ok(()),
         }
+    }
+
+    /// `/login`: refuses a throttled username and address, else counts the
+    /// attempt as a failure until it succeeds.
+    pub fn begin(&self, username: &str, client: IpAddr) -> Result<(), u64> {
+        self.check(Some(username), client, 0)?;
+        self.record_failure(Some(username), client);
+        Ok(())
+    }
+
+    /// `/login/finish`: refuses when the address (and, once known, the
+    /// username) is over its limit, not counting the login being finished.
+    pub fn check_finish(&self, username: Option<&str>, client: IpAddr) -> Result<(), u64> {
+        self.check(username, client, usize::from(username.is_some()))
     }
 
     /// Counts a failed login; `username` is `None` when the login could not
@@ -105,9 +149,14 @@ impl Limiter {
         }
     }
 
-    /// A successful login clears the count for that username and address.
-    pub fn reset(&self, username: &str, client: IpAddr) {
-        self.lock().by_user.remove(&(username.to_string(), client));
+    /// A successful login clears the count for that username and address,
+    /// and forgives the address the attempt that `begin` counted.
+    pub fn succeeded(&self, username: &str, client: IpAddr) {
+        let mut failures = self.lock();
+        failures.by_user.remove(&(username.to_string(), client));
+        if let Some(times) = failures.by_address.get_mut(&client) {
+            times.pop_back();
+        }
     }
 }
 
@@ -119,32 +168,49 @@ mod tests {
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
 
     #[test]
-    fn five_failures_block_that_user_from_that_address_only() {
+    fn five_unfinished_logins_block_that_user_from_that_address_only() {
         let limiter = Limiter::default();
         for _ in 0..PER_USER_AND_ADDRESS {
-            assert!(limiter.check(Some("alice"), A).is_ok());
-            limiter.record_failure(Some("alice"), A);
+            limiter.begin("alice", A).unwrap();
+            // The fifth login may still be finished (it may be the right password).
+            limiter.check_finish(Some("alice"), A).unwrap();
         }
-        let wait = limiter.check(Some("alice"), A).unwrap_err();
+        let wait = limiter.begin("alice", A).unwrap_err();
         assert!((899..=900).contains(&wait), "{wait}");
-        assert!(limiter.check(Some("alice"), B).is_ok(), "another address still gets in");
-        assert!(limiter.check(Some("bob"), A).is_ok(), "another user from A still gets in");
-        limiter.reset("alice", A);
-        assert!(limiter.check(Some("alice"), A).is_ok());
+        assert!(
+            limiter.begin("alice", B).is_ok(),
+            "another address still gets in"
+        );
+        assert!(
+            limiter.begin("bob", A).is_ok(),
+            "another user from A still gets in"
+        );
+        limiter.succeeded("alice", A);
+        assert!(limiter.begin("alice", A).is_ok());
+    }
+
+    #[test]
+    fn successful_logins_are_never_throttled() {
+        let limiter = Limiter::default();
+        for _ in 0..(3 * PER_ADDRESS) {
+            limiter.begin("alice", A).unwrap();
+            limiter.check_finish(Some("alice"), A).unwrap();
+            limiter.succeeded("alice", A);
+        }
     }
 
     #[test]
     fn twenty_failures_block_the_address() {
         let limiter = Limiter::default();
         for i in 0..PER_ADDRESS {
-            assert!(limiter.check(None, A).is_ok());
+            assert!(limiter.check_finish(None, A).is_ok());
             // Distinct usernames and unknown login ids: only the address count grows.
             let name = format!("user{i}");
             limiter.record_failure((i % 2 == 0).then_some(name.as_str()), A);
         }
-        assert!(limiter.check(Some("carol"), A).is_err());
-        assert!(limiter.check(None, A).is_err());
-        assert!(limiter.check(Some("carol"), B).is_ok());
+        assert!(limiter.begin("carol", A).is_err());
+        assert!(limiter.check_finish(None, A).is_err());
+        assert!(limiter.begin("carol", B).is_ok());
     }
 
     #[test]
@@ -153,8 +219,8 @@ mod tests {
         for _ in 0..PER_USER_AND_ADDRESS {
             limiter.record_failure(Some("alice"), A);
         }
-        assert_eq!(limiter.check(Some("alice"), A), Err(1));
+        assert_eq!(limiter.begin("alice", A), Err(1));
         std::thread::sleep(Duration::from_millis(60));
-        assert!(limiter.check(Some("alice"), A).is_ok());
+        assert!(limiter.begin("alice", A).is_ok());
     }
 }

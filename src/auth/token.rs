@@ -69,7 +69,10 @@ impl TokenKeys {
             max_token_length: Some(MAX_TOKEN_LEN),
             ..Default::default()
         };
-        let claims = self.key.verify_token::<RevClaim>(token, Some(options)).ok()?;
+        let claims = self
+            .key
+            .verify_token::<RevClaim>(token, Some(options))
+            .ok()?;
         // jwt-simple accepts a token without `exp`; ours always have one.
         claims.expires_at?;
         Some(Session {
@@ -101,7 +104,10 @@ mod tests {
         let claims = part(&token, 1);
         assert_eq!(claims["sub"], "42");
         assert_eq!(claims["rev"], 7);
-        assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 3600);
+        assert_eq!(
+            claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+            3600
+        );
         assert!(claims["jti"].as_str().unwrap().len() >= 16);
         assert_ne!(part(&keys.issue(42, 7).unwrap(), 1)["jti"], claims["jti"]);
     }
@@ -115,7 +121,10 @@ mod tests {
         // Swap the payload for one claiming another user.
         let parts: Vec<&str> = token.split('.').collect();
         let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"2","rev":0,"iat":1,"exp":99999999999}"#);
-        assert!(keys.verify(&format!("{}.{}.{}", parts[0], forged, parts[2])).is_none());
+        assert!(
+            keys.verify(&format!("{}.{}.{}", parts[0], forged, parts[2]))
+                .is_none()
+        );
         // alg=none.
         let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(keys.verify(&format!("{none}.{}.", parts[1])).is_none());
@@ -127,17 +136,25 @@ mod tests {
     #[test]
     fn expired_token_fails_and_missing_exp_fails() {
         let keys = TokenKeys::new(KEY, 3600);
-        let mut claims = Claims::with_custom_claims(RevClaim { rev: 0 }, Duration::from_secs(1).into())
-            .with_subject(1);
+        let mut claims =
+            Claims::with_custom_claims(RevClaim { rev: 0 }, Duration::from_secs(1).into())
+                .with_subject(1);
         let past = Clock::now_since_epoch() - jwt_simple::prelude::Duration::from_secs(4000);
         claims.issued_at = Some(past);
         claims.expires_at = Some(past + jwt_simple::prelude::Duration::from_secs(3600));
         claims.invalid_before = None;
-        assert!(keys.verify(&keys.key.authenticate(claims).unwrap()).is_none());
+        assert!(
+            keys.verify(&keys.key.authenticate(claims).unwrap())
+                .is_none()
+        );
 
-        let mut claims = Claims::with_custom_claims(RevClaim { rev: 0 }, Duration::from_secs(60).into())
-            .with_subject(1);
+        let mut claims =
+            Claims::with_custom_claims(RevClaim { rev: 0 }, Duration::from_secs(60).into())
+                .with_subject(1);
         claims.expires_at = None;
-        assert!(keys.verify(&keys.key.authenticate(claims).unwrap()).is_none());
+        assert!(
+            keys.verify(&keys.key.authenticate(claims).unwrap())
+                .is_none()
+        );
     }
 }

@@ -92,7 +92,10 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let conn = self.readers.get().map_err(|_| unavailable("no free connection"))?;
+        let conn = self
+            .readers
+            .get()
+            .map_err(|_| unavailable("no free connection"))?;
         f(&conn).map_err(map_error)
     }
 
@@ -290,9 +293,11 @@ impl Store for SqliteStore {
 
     fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"))?
-                .query_row([username], user_from_row)
-                .optional()
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE username = ?1"
+            ))?
+            .query_row([username], user_from_row)
+            .optional()
         })
     }
 
@@ -333,8 +338,11 @@ impl Store for SqliteStore {
                  WHERE id = ?1 RETURNING {USER_COLUMNS}"
             ))
             .and_then(|mut s| {
-                s.query_row(params![id, record, vault_key.map(str::as_bytes)], user_from_row)
-                    .optional()
+                s.query_row(
+                    params![id, record, vault_key.map(str::as_bytes)],
+                    user_from_row,
+                )
+                .optional()
             })
             .map_err(map_error)?
             .ok_or(StoreError::NotFound)

@@ -298,8 +298,8 @@ pub fn entries_add_get_list(s: &dyn Store) {
 pub fn entries_round_trip_bytes_and_sort_by_bytes(s: &dyn Store) {
     let alice = user(s, "alice");
     let sites = [
-        "b", "a", "Z", "é", "e", "\u{0}", "a\u{0}b", "a\u{0}", "日本", "😀", "\u{7f}", "~",
-        "ÿ", "Ā",
+        "b", "a", "Z", "é", "e", "\u{0}", "a\u{0}b", "a\u{0}", "日本", "😀", "\u{7f}", "~", "ÿ",
+        "Ā",
     ];
     for (i, site) in sites.iter().enumerate() {
         let username = format!("user\u{0}{i}ü");
