@@ -50,7 +50,8 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("vaultd-test-{tag}-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("vaultd-test-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -102,17 +103,39 @@ impl TestServer {
                 eprintln!("PostgreSQL unavailable: test skipped");
                 return None;
             };
-            std::fs::write(dir.0.join("database.ini"), pg::pg_settings_as_ini(&settings)).unwrap();
+            std::fs::write(
+                dir.0.join("database.ini"),
+                pg::pg_settings_as_ini(&settings),
+            )
+            .unwrap();
         }
-        Some(TestServer::spawn(backend, dir, options, true, "127.0.0.1:0"))
+        Some(TestServer::spawn(
+            backend,
+            dir,
+            options,
+            true,
+            "127.0.0.1:0",
+        ))
     }
 
     /// A second server on the same directory (same `.env`, same database).
     pub fn sibling(&self) -> TestServer {
-        TestServer::spawn(self.backend, self.dir.clone(), self.options.clone(), false, "127.0.0.1:0")
+        TestServer::spawn(
+            self.backend,
+            self.dir.clone(),
+            self.options.clone(),
+            false,
+            "127.0.0.1:0",
+        )
     }
 
-    fn spawn(backend: Backend, dir: Arc<TempDir>, options: Options, init: bool, bind: &str) -> TestServer {
+    fn spawn(
+        backend: Backend,
+        dir: Arc<TempDir>,
+        options: Options,
+        init: bool,
+        bind: &str,
+    ) -> TestServer {
         let mut cmd = Command::new(vaultd_bin());
         cmd.current_dir(&dir.0)
             .args(["--bind", bind, "--threads", "4"])
@@ -158,7 +181,14 @@ impl TestServer {
                 panic!("vaultd did not start: {}", log.lock().unwrap());
             }
         };
-        TestServer { backend, dir, addr, child, log, options }
+        TestServer {
+            backend,
+            dir,
+            addr,
+            child,
+            log,
+            options,
+        }
     }
 
     /// Stops the server (SIGKILL) and starts it again on the same port and
@@ -167,9 +197,15 @@ impl TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let bind = self.addr.to_string();
-        let next = TestServer::spawn(self.backend, self.dir.clone(), self.options.clone(), false, &bind);
-        let old = std::mem::replace(self, next);
-        std::mem::forget(old.child);
+        let next = TestServer::spawn(
+            self.backend,
+            self.dir.clone(),
+            self.options.clone(),
+            false,
+            &bind,
+        );
+        // The old process is already gone; dropping it only reaps it again.
+        drop(std::mem::replace(self, next));
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -192,13 +228,30 @@ impl TestServer {
 
     /// POSTs a JSON body; returns the status and the JSON body.
     pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-        let r = self.request("POST", path, token, &[("Content-Type", "application/json")], body.to_string().as_bytes());
+        let r = self.request(
+            "POST",
+            path,
+            token,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        );
         (r.status, r.json())
     }
 
     /// Any request; the raw response.
-    pub fn request(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> RawResponse {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
         if let Some(t) = token {
             head.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
@@ -208,16 +261,28 @@ impl TestServer {
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
-        self.raw(&bytes)
+        let mut response = self.raw_head(&bytes);
+        if method != "HEAD" {
+            response.read_body();
+        }
+        response.finish()
     }
 
     /// Writes raw bytes on a new connection and reads the response.
     pub fn raw(&self, bytes: &[u8]) -> RawResponse {
+        let mut response = self.raw_head(bytes);
+        response.read_body();
+        response.finish()
+    }
+
+    fn raw_head(&self, bytes: &[u8]) -> PartialResponse {
         let mut stream = TcpStream::connect(self.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         // The server may answer (413) and close before reading everything.
         let _ = stream.write_all(bytes);
-        read_response(&mut stream)
+        read_head(BufReader::new(stream))
     }
 }
 
@@ -229,7 +294,11 @@ impl Drop for TestServer {
 }
 
 pub fn unsafe_kill(pid: u32, signal: &str) {
-    Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
 }
 
 pub struct RawResponse {
@@ -241,21 +310,54 @@ pub struct RawResponse {
 impl RawResponse {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|_| {
-            panic!("response {} is not JSON: {:?}", self.status, String::from_utf8_lossy(&self.body))
+            panic!(
+                "response {} is not JSON: {:?}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
         })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
-/// Reads one HTTP/1.1 response (with Content-Length) from a stream.
-pub fn read_response(stream: &mut impl Read) -> RawResponse {
-    let mut reader = BufReader::new(stream);
+/// A response whose head has been read.
+pub struct PartialResponse {
+    reader: BufReader<TcpStream>,
+    response: RawResponse,
+}
+
+impl PartialResponse {
+    /// Reads the body its Content-Length announces.
+    fn read_body(&mut self) {
+        let len: usize = self
+            .response
+            .header("Content-Length")
+            .map_or(0, |v| v.parse().unwrap());
+        self.response.body = vec![0; len];
+        self.reader.read_exact(&mut self.response.body).unwrap();
+    }
+
+    fn finish(self) -> RawResponse {
+        self.response
+    }
+}
+
+/// Reads the status line and headers of one HTTP/1.1 response.
+fn read_head(mut reader: BufReader<TcpStream>) -> PartialResponse {
     let mut status_line = String::new();
     reader.read_line(&mut status_line).unwrap();
-    let status = status_line.split_whitespace().nth(1).unwrap_or_else(|| panic!("no status line: {status_line:?}")).parse().unwrap();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no status line: {status_line:?}"))
+        .parse()
+        .unwrap();
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
@@ -267,10 +369,14 @@ pub fn read_response(stream: &mut impl Read) -> RawResponse {
         let (k, v) = line.split_once(':').unwrap();
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let len: usize = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).unwrap();
-    RawResponse { status, headers, body }
+    PartialResponse {
+        reader,
+        response: RawResponse {
+            status,
+            headers,
+            body: Vec::new(),
+        },
+    }
 }
 
 pub fn b64(bytes: &[u8]) -> String {
@@ -297,19 +403,28 @@ pub fn test_ksf() -> argon2::Argon2<'static> {
 /// of `/register/finish` (or of `/register` when that failed).
 pub fn register(server: &TestServer, username: &str, password: &str, extra: Value) -> u16 {
     let start = ClientRegistration::<Suite>::start(&mut OsRng, password.as_bytes()).unwrap();
-    let mut body = json!({ "username": username, "registration_request": b64(&start.message.serialize()) });
+    let mut body =
+        json!({ "username": username, "registration_request": b64(&start.message.serialize()) });
     merge(&mut body, &extra, &["invite"]);
     let (status, reply) = server.post("/register", None, &body);
     if status != 200 {
         return status;
     }
-    let response = RegistrationResponse::deserialize(&unb64(reply["registration_response"].as_str().unwrap())).unwrap();
+    let response =
+        RegistrationResponse::deserialize(&unb64(reply["registration_response"].as_str().unwrap()))
+            .unwrap();
     let ksf = test_ksf();
     let finish = start
         .state
-        .finish(&mut OsRng, password.as_bytes(), response, ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf)))
+        .finish(
+            &mut OsRng,
+            password.as_bytes(),
+            response,
+            ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf)),
+        )
         .unwrap();
-    let mut body = json!({ "username": username, "registration_record": b64(&finish.message.serialize()) });
+    let mut body =
+        json!({ "username": username, "registration_record": b64(&finish.message.serialize()) });
     merge(&mut body, &extra, &["invite", "vault_key"]);
     server.post("/register/finish", None, &body).0
 }
@@ -323,19 +438,37 @@ fn merge(body: &mut Value, extra: &Value, keys: &[&str]) {
 }
 
 /// The first step of a login: the client state and the server's reply.
-pub fn login_start(server: &TestServer, username: &str, password: &str) -> (ClientLogin<Suite>, u16, Value) {
+pub fn login_start(
+    server: &TestServer,
+    username: &str,
+    password: &str,
+) -> (ClientLogin<Suite>, u16, Value) {
     let start = ClientLogin::<Suite>::start(&mut OsRng, password.as_bytes()).unwrap();
-    let (status, reply) = server.post("/login", None, &json!({ "username": username, "credential_request": b64(&start.message.serialize()) }));
+    let (status, reply) = server.post(
+        "/login",
+        None,
+        &json!({ "username": username, "credential_request": b64(&start.message.serialize()) }),
+    );
     (start.state, status, reply)
 }
 
 /// The client's finalization for a `/login` reply; `None` when the client
 /// finds the password wrong.
-pub fn login_finalization(state: ClientLogin<Suite>, password: &str, reply: &Value) -> Option<String> {
-    let response = CredentialResponse::deserialize(&unb64(reply["credential_response"].as_str()?)).ok()?;
+pub fn login_finalization(
+    state: ClientLogin<Suite>,
+    password: &str,
+    reply: &Value,
+) -> Option<String> {
+    let response =
+        CredentialResponse::deserialize(&unb64(reply["credential_response"].as_str()?)).ok()?;
     let ksf = test_ksf();
     let finish = state
-        .finish(&mut OsRng, password.as_bytes(), response, ClientLoginFinishParameters::new(None, Default::default(), Some(&ksf)))
+        .finish(
+            &mut OsRng,
+            password.as_bytes(),
+            response,
+            ClientLoginFinishParameters::new(None, Default::default(), Some(&ksf)),
+        )
         .ok()?;
     Some(b64(&finish.message.serialize()))
 }
@@ -346,8 +479,13 @@ pub fn login(server: &TestServer, username: &str, password: &str) -> (u16, Value
     if status != 200 {
         return (status, reply);
     }
-    let finalization = login_finalization(state, password, &reply).unwrap_or_else(|| b64(&[0u8; 64]));
-    server.post("/login/finish", None, &json!({ "login_id": reply["login_id"], "credential_finalization": finalization }))
+    let finalization =
+        login_finalization(state, password, &reply).unwrap_or_else(|| b64(&[0u8; 64]));
+    server.post(
+        "/login/finish",
+        None,
+        &json!({ "login_id": reply["login_id"], "credential_finalization": finalization }),
+    )
 }
 
 /// Registers and logs in a fresh user; returns its token.
