@@ -89,14 +89,34 @@ fn bad_message(name: &str) -> ApiError {
     ApiError::bad_request(format!("field `{name}` is not a valid OPAQUE message"))
 }
 
+/// Sizes of the OPAQUE messages of ristretto255-SHA512. opaque-ke ignores
+/// trailing bytes; a message of another length is malformed, not padded.
+const REGISTRATION_REQUEST_LEN: usize = 32;
+const REGISTRATION_RECORD_LEN: usize = 192;
+const CREDENTIAL_REQUEST_LEN: usize = 96;
+const CREDENTIAL_FINALIZATION_LEN: usize = 64;
+
+/// A base64url OPAQUE message of exactly `len` bytes.
+fn message(body: &Body, name: &str, len: usize) -> Result<Vec<u8>, ApiError> {
+    let bytes = body.bytes(name)?;
+    if bytes.len() != len {
+        return Err(bad_message(name));
+    }
+    Ok(bytes)
+}
+
 /// The OPRF step shared by registration and password change.
 fn registration_response(
     app: &App,
     body: &Body,
     credential_identifier: &str,
 ) -> Result<Value, ApiError> {
-    let request = RegistrationRequest::<Suite>::deserialize(&body.bytes("registration_request")?)
-        .map_err(|_| bad_message("registration_request"))?;
+    let request = RegistrationRequest::<Suite>::deserialize(&message(
+        body,
+        "registration_request",
+        REGISTRATION_REQUEST_LEN,
+    )?)
+    .map_err(|_| bad_message("registration_request"))?;
     let response = ServerRegistration::<Suite>::start(
         &app.server_setup,
         request,
@@ -109,8 +129,12 @@ fn registration_response(
 /// The record a client uploads at the end of registration, checked and
 /// serialized for storage.
 fn registration_record(body: &Body) -> Result<Vec<u8>, ApiError> {
-    let upload = RegistrationUpload::<Suite>::deserialize(&body.bytes("registration_record")?)
-        .map_err(|_| bad_message("registration_record"))?;
+    let upload = RegistrationUpload::<Suite>::deserialize(&message(
+        body,
+        "registration_record",
+        REGISTRATION_RECORD_LEN,
+    )?)
+    .map_err(|_| bad_message("registration_record"))?;
     Ok(ServerRegistration::finish(upload).serialize().to_vec())
 }
 
@@ -172,8 +196,12 @@ fn throttled(retry_after: u64) -> ApiError {
 pub fn login(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["username", "credential_request"])?;
     let username = username(&body)?;
-    let request = CredentialRequest::<Suite>::deserialize(&body.bytes("credential_request")?)
-        .map_err(|_| bad_message("credential_request"))?;
+    let request = CredentialRequest::<Suite>::deserialize(&message(
+        &body,
+        "credential_request",
+        CREDENTIAL_REQUEST_LEN,
+    )?)
+    .map_err(|_| bad_message("credential_request"))?;
     app.limiter
         .begin(&username, call.client)
         .map_err(throttled)?;
@@ -251,6 +279,9 @@ fn finish_login(
     let Ok(state) = ServerLogin::<Suite>::deserialize(&login.state) else {
         return Ok(None);
     };
+    if finalization.len() != CREDENTIAL_FINALIZATION_LEN {
+        return Ok(None);
+    }
     let Ok(message) = CredentialFinalization::<Suite>::deserialize(finalization) else {
         return Ok(None);
     };
