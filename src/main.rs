@@ -108,14 +108,25 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>, String> {
 }
 
 fn serve(config: Config) -> Result<(), String> {
-    if config.init_db && config::create_env_file_if_missing(&config.env_file)? {
-        eprintln!(
-            "vaultd: created {} with fresh secrets; back it up with the database",
-            config.env_file.display()
-        );
+    let store = open_store(&config)?;
+    let secrets_in_environment = std::env::var_os("OPAQUE_SERVER_SETUP").is_some();
+    if config.init_db && !config.env_file.exists() && !secrets_in_environment {
+        // New secrets would lock every existing user out for good.
+        if store.has_users().map_err(|e| e.to_string())? {
+            return Err(format!(
+                "{} is missing but the database has accounts: restore .env from your backup \
+                 (new secrets would lock every user out)",
+                config.env_file.display()
+            ));
+        }
+        if config::create_env_file_if_missing(&config.env_file)? {
+            eprintln!(
+                "vaultd: created {} with fresh secrets; back it up with the database",
+                config.env_file.display()
+            );
+        }
     }
     let secrets = config::load_secrets(&config.env_file)?;
-    let store = open_store(&config)?;
     let app = Arc::new(App {
         store,
         tokens: TokenKeys::new(&secrets.jwt_key, config.session_ttl),

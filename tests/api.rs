@@ -794,3 +794,61 @@ fn sigterm_exits_cleanly(backend: Backend) {
     assert!(status.success(), "{status:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// Start-up mistakes end with one line that names the fix, and exit non-zero.
+#[test]
+fn startup_errors_name_the_fix() {
+    use std::process::Command;
+    let run = |dir: &std::path::Path, args: &[&str]| {
+        let out = Command::new(common::vaultd_bin())
+            .current_dir(dir)
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("JWT_KEY")
+            .env_remove("OPAQUE_SERVER_SETUP")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let dir = common::TempDir::new("startup");
+    let (ok, err) = run(&dir.0, &[]);
+    assert!(!ok && err.contains("--init-db"), "{err}");
+    assert!(
+        !dir.0.join("vaultd.db").exists(),
+        "no empty database is left behind"
+    );
+    // A malformed setup, and a short key.
+    std::fs::write(
+        dir.0.join(".env"),
+        format!("JWT_KEY={}\nOPAQUE_SERVER_SETUP=abc\n", "k".repeat(40)),
+    )
+    .unwrap();
+    let (ok, err) = run(&dir.0, &["--init-db"]);
+    assert!(
+        !ok && err.contains("OPAQUE_SERVER_SETUP is malformed"),
+        "{err}"
+    );
+    std::fs::write(dir.0.join(".env"), "JWT_KEY=short\n").unwrap();
+    let (ok, err) = run(&dir.0, &["--init-db"]);
+    assert!(!ok && err.contains("JWT_KEY"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Bad flags.
+    let (ok, err) = run(&dir.0, &["--threads", "0"]);
+    assert!(!ok && err.contains("--threads"), "{err}");
+    let (ok, err) = run(&dir.0, &["--signups", "maybe"]);
+    assert!(!ok && err.contains("open"), "{err}");
+    // A database with accounts but no .env: --init-db refuses to make new secrets.
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
+        return;
+    };
+    let _ = user_token(&server, "alice");
+    let dir = server.dir.clone();
+    drop(server);
+    std::fs::remove_file(dir.0.join(".env")).unwrap();
+    let (ok, err) = run(&dir.0, &["--init-db"]);
+    assert!(!ok && err.contains("restore .env"), "{err}");
+    assert!(!dir.0.join(".env").exists());
+}

@@ -105,6 +105,8 @@ pub trait Store: Send + Sync {
     fn prepare(&self, create: bool) -> StoreResult<()>;
     /// Answers when the database is reachable.
     fn health(&self) -> StoreResult<()>;
+    /// True when at least one account exists.
+    fn has_users(&self) -> StoreResult<bool>;
 
     /// Creates a user. When `invite` is given, it must be an unexpired,
     /// unspent invite hash and is spent in the same transaction (else

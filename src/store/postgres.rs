@@ -665,6 +665,15 @@ impl Store for PostgresStore {
         self.with(|db| db.query_one(SQL_HEALTH, &[]).map(|_| ()))
     }
 
+    fn has_users(&self) -> StoreResult<bool> {
+        self.with(|db| {
+            col(
+                &db.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[])?,
+                0,
+            )
+        })
+    }
+
     fn create_user(
         &self,
         username: &str,

@@ -247,6 +247,10 @@ impl Store for SqliteStore {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }
 
+    fn has_users(&self) -> StoreResult<bool> {
+        self.read(|conn| conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0)))
+    }
+
     fn create_user(
         &self,
         username: &str,

@@ -41,6 +41,9 @@ fn change(
 pub fn health_answers(s: &dyn Store) {
     assert_eq!(s.health(), Ok(()));
     assert_eq!(s.prepare(false), Ok(()));
+    assert!(!s.has_users().unwrap());
+    user(s, "someone");
+    assert!(s.has_users().unwrap());
 }
 
 pub fn users_create_and_look_up(s: &dyn Store) {
