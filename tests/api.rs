@@ -852,3 +852,125 @@ fn startup_errors_name_the_fix() {
     assert!(!ok && err.contains("restore .env"), "{err}");
     assert!(!dir.0.join(".env").exists());
 }
+
+/// Idle connections, slow bodies and half-sent headers do not stop a new
+/// client from being served (each holds only its own connection thread).
+#[test]
+fn slow_and_idle_clients_do_not_block_others() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
+        return;
+    };
+    let mut held = Vec::new();
+    for i in 0..24 {
+        let mut s = TcpStream::connect(server.addr).unwrap();
+        let partial: &[u8] = match i % 3 {
+            0 => b"",
+            1 => b"POST /add HTTP/1.1\r\nHost: x\r\nContent-Type: appl",
+            _ => b"POST /add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"site\"",
+        };
+        s.write_all(partial).unwrap();
+        held.push(s);
+    }
+    // Far below the 20 s socket timeout that would otherwise free a worker.
+    let started = std::time::Instant::now();
+    for _ in 0..8 {
+        assert_eq!(server.request("GET", "/health", None, &[], b"").status, 200);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(held);
+}
+
+/// `--tls-cert/--tls-key`: HTTPS with HSTS; a client that stalls its
+/// handshake or sends garbage does not stop others.
+#[test]
+fn tls_serves_https_and_survives_bad_handshakes() {
+    use std::io::Write;
+    use std::process::Command;
+    let have = |bin: &str| Command::new(bin).arg("--version").output().is_ok();
+    if !have("openssl") || !have("curl") {
+        eprintln!("openssl or curl missing: TLS test skipped");
+        return;
+    }
+    let dir = common::TempDir::new("tls");
+    let ok = Command::new("openssl")
+        .current_dir(&dir.0)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let cert = dir.0.join("cert.pem");
+    let key = dir.0.join("key.pem");
+    let options = common::Options {
+        args: vec![
+            "--tls-cert".into(),
+            cert.display().to_string(),
+            "--tls-key".into(),
+            key.display().to_string(),
+        ],
+    };
+    let Some(server) = TestServer::start_with(Backend::Sqlite, options) else {
+        return;
+    };
+    // Stalled and garbage handshakes, held open.
+    let mut held = Vec::new();
+    for i in 0..6 {
+        let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+        if i % 2 == 1 {
+            let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        }
+        held.push(s);
+    }
+    let url = format!("https://{}/health", server.addr);
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "10", "--cacert"])
+        .arg(&cert)
+        .arg(&url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(
+        text.contains("strict-transport-security: max-age="),
+        "{text}"
+    );
+    assert!(text.contains(r#"{"status":"ok"}"#), "{text}");
+    // Plain HTTP on the TLS port is not served.
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://{}/health", server.addr))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"ok\""));
+    drop(held);
+}

@@ -158,7 +158,11 @@ impl TestServer {
                 let mut tx = Some(tx);
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
+                    if let Some(rest) = line
+                        .split("://")
+                        .nth(1)
+                        .filter(|_| line.contains("listening on"))
+                    {
                         let addr = rest.split_whitespace().next().unwrap().to_string();
                         if let Some(tx) = tx.take() {
                             let _ = tx.send(Ok(addr));

@@ -78,6 +78,21 @@ impl std::io::Write for Connection {
     }
 }
 impl Connection {
+    /// vaultd patch: read and write timeouts, so that a stalled peer
+    /// (handshake, headers, body or reading the response) gives up its
+    /// thread.
+    pub(crate) fn set_timeouts(&self, timeout: std::time::Duration) {
+        let _ = match self {
+            Self::Tcp(s) => s
+                .set_read_timeout(Some(timeout))
+                .and_then(|()| s.set_write_timeout(Some(timeout))),
+            #[cfg(unix)]
+            Self::Unix(s) => s
+                .set_read_timeout(Some(timeout))
+                .and_then(|()| s.set_write_timeout(Some(timeout))),
+        };
+    }
+
     /// Gets the peer's address. Some for TCP, None for Unix sockets.
     pub(crate) fn peer_addr(&mut self) -> std::io::Result<Option<SocketAddr>> {
         match self {

@@ -291,60 +291,55 @@ impl Server {
             let tasks_pool = util::TaskPool::new();
 
             log::debug!("Running accept thread");
+            // vaultd patch: the TLS handshake runs in the connection's own
+            // task (upstream ran it here, so one client that stalled its
+            // handshake stopped every other from connecting); every socket
+            // gets read and write timeouts (a slow or idle client cannot
+            // hold a thread forever); and an accept error (such as running
+            // out of file descriptors) is waited out instead of ending the
+            // accept loop for good.
+            let ssl = Arc::new(ssl);
             while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok(ClientConnection::new(write_closable, read_closable))
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
-                    }
-
+                let sock = match server.accept() {
+                    Ok((sock, _)) => sock,
                     Err(e) => {
                         log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
+                        thread::sleep(std::time::Duration::from_millis(50));
+                        continue;
                     }
-                }
+                };
+                sock.set_timeouts(util::SOCKET_TIMEOUT);
+                let messages = inside_messages.clone();
+                let ssl = ssl.clone();
+                let mut sock = Some(sock);
+                tasks_pool.spawn(Box::new(move || {
+                    use util::RefinedTcpStream;
+                    let Some(sock) = sock.take() else { return };
+                    let (read_closable, write_closable) = match *ssl {
+                        None => RefinedTcpStream::new(sock),
+                        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+                        Some(ref ssl) => match ssl.accept(sock) {
+                            Ok(s) => RefinedTcpStream::new(s),
+                            // A failed handshake just closes the socket.
+                            Err(_) => return,
+                        },
+                        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+                        Some(ref _ssl) => unreachable!(),
+                    };
+                    let client = ClientConnection::new(write_closable, read_closable);
+                    // Synchronization is needed for HTTPS requests to avoid a deadlock
+                    if client.secure() {
+                        let (sender, receiver) = mpsc::channel();
+                        for rq in client {
+                            messages.push(rq.with_notify_sender(sender.clone()).into());
+                            receiver.recv().unwrap();
+                        }
+                    } else {
+                        for rq in client {
+                            messages.push(rq.into());
+                        }
+                    }
+                }));
             }
             log::debug!("Terminating accept thread");
         });

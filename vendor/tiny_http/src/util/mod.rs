@@ -13,6 +13,15 @@ use std::str::FromStr;
 /// open for a next request; past this it is closed instead.
 pub const MAX_DRAIN: usize = 256 * 1024;
 
+/// vaultd patch: bodies up to this size (with a Content-Length) are read on
+/// the connection's thread before the request is handed to a worker.
+pub const PREREAD_LIMIT: usize = 64 * 1024;
+
+/// vaultd patch: how long a connection may stay silent (while idle between
+/// requests, in a handshake, sending a request, or not reading a response)
+/// before it is closed.
+pub const SOCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 mod custom_stream;
 mod equal_reader;
 mod fused_reader;

@@ -69,7 +69,11 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // vaultd patch: a woken thread counts as waiting until it has taken
+        // its task, so compare with the queue (upstream compared with zero:
+        // a burst of connections queued behind threads that then blocked on
+        // slow clients, and new clients waited for them).
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
