@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod relay;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -116,6 +117,12 @@ impl TestServer {
             true,
             "127.0.0.1:0",
         ))
+    }
+
+    /// A fresh server (with `--init-db`) in a directory the test prepared,
+    /// e.g. with its own `database.ini`.
+    pub fn start_in(backend: Backend, dir: TempDir, options: Options) -> TestServer {
+        TestServer::spawn(backend, Arc::new(dir), options, true, "127.0.0.1:0")
     }
 
     /// A second server on the same directory (same `.env`, same database).
