@@ -205,7 +205,11 @@ fn json_response(
     hsts: bool,
 ) -> Response<std::io::Cursor<Vec<u8>>> {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = Response::from_data(bytes).with_status_code(status);
+    // The whole body is in memory: always send a Content-Length (tiny_http
+    // would switch to chunked encoding above 32 KiB).
+    let mut response = Response::from_data(bytes)
+        .with_status_code(status)
+        .with_chunked_threshold(usize::MAX);
     let mut add = |name: &str, value: &str| {
         if let Ok(h) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             response.add_header(h);
