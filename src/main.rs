@@ -8,6 +8,7 @@ use argh::FromArgs;
 
 use vaultd::api::{App, account};
 use vaultd::auth::limiter::Limiter;
+use vaultd::auth::opaque::LoginStateSeal;
 use vaultd::auth::token::TokenKeys;
 use vaultd::config::{self, Config, Settings, Signups};
 use vaultd::http::{self, ServeOptions};
@@ -130,6 +131,7 @@ fn serve(config: Config) -> Result<(), String> {
     let app = Arc::new(App {
         store,
         tokens: TokenKeys::new(&secrets.jwt_key, config.session_ttl),
+        login_seal: LoginStateSeal::new(&secrets.jwt_key),
         server_setup: secrets.server_setup,
         signups: config.signups,
         limiter: Limiter::default(),

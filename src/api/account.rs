@@ -232,7 +232,7 @@ pub fn login(app: &App, call: &Call) -> Result<Reply, ApiError> {
             username,
             user_id: user.as_ref().map(|u| u.id),
             epoch: user.as_ref().map_or(0, |u| u.epoch),
-            state: start.state.serialize().to_vec(),
+            state: app.login_seal.seal(&id, &start.state.serialize()),
             expires_at: now + LOGIN_TTL_SECONDS,
         },
         now,
@@ -248,11 +248,11 @@ pub fn login_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["login_id", "credential_finalization"])?;
     let login_id = body.bytes("login_id")?;
     let finalization = body.bytes("credential_finalization")?;
-    app.limiter
-        .check_finish(None, call.client)
-        .map_err(throttled)?;
     // Single use: the pending login is gone whatever happens next.
     let Some(login) = app.store.take_login(&login_id, unix_now())? else {
+        app.limiter
+            .check_finish(None, call.client)
+            .map_err(throttled)?;
         app.limiter.record_failure(None, call.client);
         return Err(ApiError::Unauthorized);
     };
@@ -276,7 +276,10 @@ fn finish_login(
     login: &PendingLogin,
     finalization: &[u8],
 ) -> Result<Option<User>, ApiError> {
-    let Ok(state) = ServerLogin::<Suite>::deserialize(&login.state) else {
+    let Some(state) = app.login_seal.open(&login.id, &login.state) else {
+        return Ok(None);
+    };
+    let Ok(state) = ServerLogin::<Suite>::deserialize(&state) else {
         return Ok(None);
     };
     if finalization.len() != CREDENTIAL_FINALIZATION_LEN {

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 
 use crate::auth::limiter::Limiter;
-use crate::auth::opaque::ServerSetup;
+use crate::auth::opaque::{LoginStateSeal, ServerSetup};
 use crate::auth::token::TokenKeys;
 use crate::config::Signups;
 use crate::error::ApiError;
@@ -22,6 +22,7 @@ pub struct App {
     pub store: Box<dyn Store>,
     pub tokens: TokenKeys,
     pub server_setup: ServerSetup,
+    pub login_seal: LoginStateSeal,
     pub signups: Signups,
     pub limiter: Limiter,
 }

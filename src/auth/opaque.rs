@@ -17,3 +17,90 @@ impl CipherSuite for Suite {
 }
 
 pub type ServerSetup = opaque_ke::ServerSetup<Suite>;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+/// Seals the server's login state between `/login` and `/login/finish`.
+///
+/// That state holds the session key and the MAC the client must send to
+/// finish. Stored in the clear, anyone who could read the `pending_logins`
+/// table for a minute could finish a login they started themselves, for any
+/// account, and get a token. Sealed under a key derived from `JWT_KEY` (which
+/// is in `.env`, not the database), and bound to its `login_id`, the table is
+/// worthless on its own.
+pub struct LoginStateSeal {
+    cipher: XChaCha20Poly1305,
+}
+
+impl LoginStateSeal {
+    pub fn new(jwt_key: &[u8]) -> Self {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(jwt_key).expect("HMAC takes any key length");
+        mac.update(b"vaultd login state v1");
+        let key = mac.finalize().into_bytes();
+        LoginStateSeal {
+            cipher: XChaCha20Poly1305::new(&key),
+        }
+    }
+
+    /// nonce (24) || ciphertext || tag (16).
+    pub fn seal(&self, login_id: &[u8], state: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: state,
+                    aad: login_id,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption of a short message cannot fail");
+        [nonce.as_slice(), &sealed].concat()
+    }
+
+    /// `None` when the bytes were not sealed by this key for this login.
+    pub fn open(&self, login_id: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < 24 {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(24);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: login_id,
+                },
+            )
+            .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_state_opens_only_for_its_login_and_key() {
+        let seal = LoginStateSeal::new(b"k".repeat(40).as_slice());
+        let sealed = seal.seal(b"login-1", b"state bytes");
+        assert!(!sealed.windows(5).any(|w| w == b"state"));
+        assert_eq!(
+            seal.open(b"login-1", &sealed).as_deref(),
+            Some(&b"state bytes"[..])
+        );
+        assert_eq!(seal.open(b"login-2", &sealed), None);
+        let other = LoginStateSeal::new(b"x".repeat(40).as_slice());
+        assert_eq!(other.open(b"login-1", &sealed), None);
+        let mut flipped = sealed.clone();
+        flipped[30] ^= 1;
+        assert_eq!(seal.open(b"login-1", &flipped), None);
+        assert_eq!(seal.open(b"login-1", &sealed[..10]), None);
+    }
+}
