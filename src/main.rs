@@ -59,6 +59,27 @@ struct Flags {
 #[argh(subcommand)]
 enum Command {
     Invite(InviteCommand),
+    Backup(BackupCommand),
+    Restore(RestoreCommand),
+}
+
+/// Write a consistent snapshot of the SQLite database to a new file, while
+/// vaultd serves. Back up .env too: without it the backup cannot be used.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "backup")]
+struct BackupCommand {
+    /// the new backup file
+    #[argh(positional)]
+    path: std::path::PathBuf,
+}
+
+/// Put a backup made by `vaultd backup` in place of the SQLite database.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "restore")]
+struct RestoreCommand {
+    /// the backup file
+    #[argh(positional)]
+    path: std::path::PathBuf,
 }
 
 /// Print a one-time invite code for registration with closed signups.
@@ -99,6 +120,34 @@ fn run(flags: Flags) -> Result<(), String> {
     match flags.command {
         None => serve(config),
         Some(Command::Invite(invite)) => make_invite(&config, invite.hours),
+        Some(Command::Backup(b)) => {
+            store::sqlite_backup(sqlite_path(&config)?, &b.path)?;
+            eprintln!(
+                "vaultd: backed up to {}; keep a copy of {} with it",
+                b.path.display(),
+                config.env_file.display()
+            );
+            Ok(())
+        }
+        Some(Command::Restore(r)) => {
+            store::sqlite_restore(&r.path, sqlite_path(&config)?)?;
+            eprintln!(
+                "vaultd: restored from {}; it needs the .env it was made with",
+                r.path.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn sqlite_path(config: &Config) -> Result<&std::path::Path, String> {
+    match &config.database {
+        config::Database::Sqlite(path) => Ok(path),
+        config::Database::Postgres(_) => Err(
+            "backup and restore are for the embedded SQLite; for PostgreSQL use \
+             pg_dump --format=custom and pg_restore"
+                .into(),
+        ),
     }
 }
 

@@ -8,6 +8,7 @@ mod sqlite;
 
 pub use self::postgres::{PgSettings, PostgresStore, SslMode};
 pub use self::sqlite::SqliteStore;
+pub use self::sqlite::{backup as sqlite_backup, restore as sqlite_restore};
 
 /// The schema version this build reads and writes. Bump it together with a
 /// migration step in both backends.

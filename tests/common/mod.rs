@@ -205,8 +205,14 @@ impl TestServer {
     /// Stops the server (SIGKILL) and starts it again on the same port and
     /// data, without `--init-db`.
     pub fn restart(&mut self) {
+        self.restart_with(|| {});
+    }
+
+    /// Like `restart`, running `between` while the server is down.
+    pub fn restart_with(&mut self, between: impl FnOnce()) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        between();
         let bind = self.addr.to_string();
         let next = TestServer::spawn(
             self.backend,
