@@ -81,10 +81,12 @@ fn handle(app: &App, options: &ServeOptions, mut request: Request) {
     // Only the route's own path is logged: an unknown path is whatever the
     // client sent, and could hold anything.
     let path = route.map_or("<unknown>", |r| r.path);
-    eprintln!(
-        "{method} {path} {status} {}us",
+    // One write per line: eprintln! would write the pieces separately.
+    let line = format!(
+        "{method} {path} {status} {}us\n",
         started.elapsed().as_micros()
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
 }
 
 fn path_of(url: &str) -> &str {

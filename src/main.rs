@@ -185,6 +185,12 @@ fn serve(config: Config) -> Result<(), String> {
         signups: config.signups,
         limiter: Limiter::default(),
     });
+    // Before "listening": a supervisor may stop us as soon as it sees that.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    }
     let server = bind(&config)?;
     let scheme = if config.tls.is_some() {
         "https"
@@ -200,11 +206,6 @@ fn serve(config: Config) -> Result<(), String> {
         describe(&config.database),
         config.threads
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, stop.clone())
-            .map_err(|e| format!("cannot install a signal handler: {e}"))?;
-    }
     let options = ServeOptions {
         threads: config.threads,
         trust_proxy: config.trust_proxy,

@@ -27,6 +27,10 @@ const SWEEP_ABOVE: usize = 10_000;
 struct Failures {
     by_user: HashMap<(String, IpAddr), VecDeque<Instant>>,
     by_address: HashMap<IpAddr, VecDeque<Instant>>,
+    /// The next sweep waits until the maps hold this many keys (at least
+    /// `SWEEP_ABOVE`): twice what the last sweep left, so that a window full
+    /// of live failures is not rescanned on every write (amortised O(1)).
+    sweep_above: usize,
 }
 
 pub struct Limiter {
@@ -129,7 +133,8 @@ impl Limiter {
         let now = Instant::now();
         let window = self.window;
         let mut failures = self.lock();
-        if failures.by_user.len() + failures.by_address.len() > SWEEP_ABOVE {
+        let tracked = failures.by_user.len() + failures.by_address.len();
+        if tracked > failures.sweep_above.max(SWEEP_ABOVE) {
             failures.by_user.retain(|_, t| {
                 expire(t, now, window);
                 !t.is_empty()
@@ -138,6 +143,7 @@ impl Limiter {
                 expire(t, now, window);
                 !t.is_empty()
             });
+            failures.sweep_above = 2 * (failures.by_user.len() + failures.by_address.len());
         }
         let times = failures.by_address.entry(client).or_default();
         expire(times, now, window);
@@ -211,6 +217,24 @@ mod tests {
         assert!(limiter.begin("carol", A).is_err());
         assert!(limiter.check_finish(None, A).is_err());
         assert!(limiter.begin("carol", B).is_ok());
+    }
+
+    #[test]
+    fn many_addresses_do_not_make_every_login_sweep() {
+        let limiter = Limiter::default();
+        let address = |n: u32| IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+        for n in 0..20_000 {
+            limiter.begin("alice", address(n)).unwrap();
+        }
+        for n in 20_000..21_000 {
+            limiter.begin("alice", address(n)).unwrap();
+        }
+        // Nothing has expired: every key is still there, and still counts.
+        assert_eq!(limiter.lock().by_address.len(), 21_000);
+        for _ in 1..PER_USER_AND_ADDRESS {
+            limiter.begin("alice", address(7)).unwrap();
+        }
+        assert!(limiter.begin("alice", address(7)).is_err());
     }
 
     #[test]
