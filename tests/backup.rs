@@ -85,7 +85,7 @@ fn backup_under_load_restores_every_write_acknowledged_before_it() {
 
     // Restore into the stopped server's database, start it again.
     let dir = server.dir.clone();
-    let _ = server.restart_with(|| {
+    server.restart_with(|| {
         let (ok, err) = vaultd(&dir.0, &["restore", "snapshot.db"]);
         assert!(ok, "{err}");
     });

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    Backend, Options, TestServer, b64, login, login_finalization, login_start, register, unb64,
-    user_token,
+    Backend, Options, TestServer, b64, login, login_finalization, login_start, register,
+    registration_finish, registration_start, unb64, user_token,
 };
 use rand::RngCore;
 use serde_json::{Value, json};
@@ -84,12 +84,7 @@ fn register_and_login(backend: Backend) {
 
 fn usernames_are_normalised_and_checked(backend: Backend) {
     let Some(server) = start(backend) else { return };
-    let start = opaque_ke::ClientRegistration::<vaultd::auth::opaque::Suite>::start(
-        &mut rand::rngs::OsRng,
-        b"pw",
-    )
-    .unwrap();
-    let request = b64(&start.message.serialize());
+    let (_, request) = registration_start("pw");
     for bad in ["", "  ", "al ice", "ålice", "a/b", &"x".repeat(65), "İ"] {
         let (s, r) = server.post(
             "/register",
@@ -115,48 +110,27 @@ fn usernames_are_normalised_and_checked(backend: Backend) {
 fn taken_usernames_are_409(backend: Backend) {
     let Some(server) = start(backend) else { return };
     assert_eq!(register(&server, "alice", PW, json!({})), 201);
-    let start = opaque_ke::ClientRegistration::<vaultd::auth::opaque::Suite>::start(
-        &mut rand::rngs::OsRng,
-        b"pw",
-    )
-    .unwrap();
+    let (_, request) = registration_start("pw");
     let (s, r) = server.post(
         "/register",
         None,
-        &json!({"username": "alice", "registration_request": b64(&start.message.serialize())}),
+        &json!({"username": "alice", "registration_request": request}),
     );
     assert_eq!((s, r["error"].as_str()), (409, Some("conflict")));
     // Taken between the two steps: /register/finish answers 409.
-    let a = opaque_ke::ClientRegistration::<vaultd::auth::opaque::Suite>::start(
-        &mut rand::rngs::OsRng,
-        b"pw",
-    )
-    .unwrap();
+    let (state, request) = registration_start("pw");
     let (s, reply) = server.post(
         "/register",
         None,
-        &json!({"username": "bob", "registration_request": b64(&a.message.serialize())}),
+        &json!({"username": "bob", "registration_request": request}),
     );
     assert_eq!(s, 200);
     assert_eq!(register(&server, "bob", "another", json!({})), 201);
-    let response = opaque_ke::RegistrationResponse::deserialize(&unb64(
-        reply["registration_response"].as_str().unwrap(),
-    ))
-    .unwrap();
-    let ksf = common::test_ksf();
-    let finish = a
-        .state
-        .finish(
-            &mut rand::rngs::OsRng,
-            b"pw",
-            response,
-            opaque_ke::ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf)),
-        )
-        .unwrap();
+    let record = registration_finish(state, "pw", &reply);
     let (s, _) = server.post(
         "/register/finish",
         None,
-        &json!({"username": "bob", "registration_record": b64(&finish.message.serialize())}),
+        &json!({"username": "bob", "registration_record": record}),
     );
     assert_eq!(s, 409);
     // The first registration stands.
@@ -483,34 +457,16 @@ fn change_password(
     new: &str,
     vault_key: Option<&str>,
 ) -> (u16, Value) {
-    let start = opaque_ke::ClientRegistration::<vaultd::auth::opaque::Suite>::start(
-        &mut rand::rngs::OsRng,
-        new.as_bytes(),
-    )
-    .unwrap();
+    let (state, request) = registration_start(new);
     let (s, reply) = server.post(
         "/account/password",
         Some(token),
-        &json!({"registration_request": b64(&start.message.serialize())}),
+        &json!({"registration_request": request}),
     );
     if s != 200 {
         return (s, reply);
     }
-    let response = opaque_ke::RegistrationResponse::deserialize(&unb64(
-        reply["registration_response"].as_str().unwrap(),
-    ))
-    .unwrap();
-    let ksf = common::test_ksf();
-    let finish = start
-        .state
-        .finish(
-            &mut rand::rngs::OsRng,
-            new.as_bytes(),
-            response,
-            opaque_ke::ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf)),
-        )
-        .unwrap();
-    let mut body = json!({"registration_record": b64(&finish.message.serialize())});
+    let mut body = json!({"registration_record": registration_finish(state, new, &reply)});
     if let Some(k) = vault_key {
         body["vault_key"] = json!(k);
     }

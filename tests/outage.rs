@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 
-use common::relay::Relay;
+use common::relay;
 use common::{Backend, Options, TempDir, TestServer, pg, user_token};
 use serde_json::json;
 
@@ -20,17 +19,7 @@ fn requests_answer_503_during_an_outage_and_recover_after() {
     let Some(settings) = pg::pg_settings_for_test("outage_http") else {
         return;
     };
-    let upstream = (settings.host.as_str(), settings.port)
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let relay = Relay::start(upstream);
-    let via_relay = vaultd::store::PgSettings {
-        host: "127.0.0.1".into(),
-        port: relay.addr.port(),
-        ..settings
-    };
+    let (relay, via_relay) = relay::relayed(settings);
     let dir = TempDir::new("outage");
     std::fs::write(
         dir.0.join("database.ini"),

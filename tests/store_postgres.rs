@@ -12,9 +12,8 @@
 mod pg;
 #[path = "common/relay.rs"]
 mod relay;
-use relay::Relay;
 
-use std::net::{TcpListener, ToSocketAddrs};
+use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -309,17 +308,7 @@ fn lost_connections_are_replaced_and_an_outage_is_survived() {
     let Some(settings) = pg::pg_settings_for_test("outage") else {
         return;
     };
-    let upstream = (settings.host.as_str(), settings.port)
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let relay = Relay::start(upstream);
-    let via_relay = PgSettings {
-        host: "127.0.0.1".into(),
-        port: relay.addr.port(),
-        ..settings
-    };
+    let (relay, via_relay) = relay::relayed(settings);
     let store = PostgresStore::connect(&via_relay, 4).unwrap();
     store.prepare(true).unwrap();
     let alice = suite::user(&store, "alice");

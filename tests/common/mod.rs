@@ -416,32 +416,42 @@ pub fn test_ksf() -> argon2::Argon2<'static> {
     )
 }
 
+/// Step 1 of an OPAQUE registration: the client state and the base64url
+/// `registration_request`.
+pub fn registration_start(password: &str) -> (ClientRegistration<Suite>, String) {
+    let start = ClientRegistration::<Suite>::start(&mut OsRng, password.as_bytes()).unwrap();
+    (start.state, b64(&start.message.serialize()))
+}
+
+/// Step 2: the base64url `registration_record` for the server's reply.
+pub fn registration_finish(
+    state: ClientRegistration<Suite>,
+    password: &str,
+    reply: &Value,
+) -> String {
+    let response =
+        RegistrationResponse::deserialize(&unb64(reply["registration_response"].as_str().unwrap()))
+            .unwrap();
+    let ksf = test_ksf();
+    let params = ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf));
+    let finish = state
+        .finish(&mut OsRng, password.as_bytes(), response, params)
+        .unwrap();
+    b64(&finish.message.serialize())
+}
+
 /// Registers `username` with `password` through the API; returns the status
 /// of `/register/finish` (or of `/register` when that failed).
 pub fn register(server: &TestServer, username: &str, password: &str, extra: Value) -> u16 {
-    let start = ClientRegistration::<Suite>::start(&mut OsRng, password.as_bytes()).unwrap();
-    let mut body =
-        json!({ "username": username, "registration_request": b64(&start.message.serialize()) });
+    let (state, request) = registration_start(password);
+    let mut body = json!({ "username": username, "registration_request": request });
     merge(&mut body, &extra, &["invite"]);
     let (status, reply) = server.post("/register", None, &body);
     if status != 200 {
         return status;
     }
-    let response =
-        RegistrationResponse::deserialize(&unb64(reply["registration_response"].as_str().unwrap()))
-            .unwrap();
-    let ksf = test_ksf();
-    let finish = start
-        .state
-        .finish(
-            &mut OsRng,
-            password.as_bytes(),
-            response,
-            ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf)),
-        )
-        .unwrap();
-    let mut body =
-        json!({ "username": username, "registration_record": b64(&finish.message.serialize()) });
+    let record = registration_finish(state, password, &reply);
+    let mut body = json!({ "username": username, "registration_record": record });
     merge(&mut body, &extra, &["invite", "vault_key"]);
     server.post("/register/finish", None, &body).0
 }

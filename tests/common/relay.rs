@@ -86,3 +86,21 @@ impl Relay {
         self.serve(listener);
     }
 }
+
+/// A relay in front of the PostgreSQL of `settings`, and settings that go
+/// through it.
+pub fn relayed(settings: vaultd::store::PgSettings) -> (Relay, vaultd::store::PgSettings) {
+    use std::net::ToSocketAddrs;
+    let upstream = (settings.host.as_str(), settings.port)
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let relay = Relay::start(upstream);
+    let via_relay = vaultd::store::PgSettings {
+        host: "127.0.0.1".into(),
+        port: relay.addr.port(),
+        ..settings
+    };
+    (relay, via_relay)
+}
