@@ -1228,6 +1228,33 @@ fn errors_and_exit_codes() {
     assert_eq!(d.run(&["get", "real.example"]).ok().stdout, "real-pw\n");
 }
 
+/// Repeated wrong master passwords: the server throttles the account from
+/// this address, and the CLI says when to retry (exit 1), even with the
+/// right password; another account is not affected.
+#[test]
+fn throttled_logins_say_when_to_retry() {
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let d = Device::new(&url(&server), "lou", "lou master pw");
+    register(&d);
+    let other = Device::new(&url(&server), "max", "max master pw");
+    register(&other);
+    let wrong = [("VAULT_PASSWORD", "guess")];
+    for _ in 0..5 {
+        d.run_with(&["ls"], &wrong, None)
+            .fails(1, "wrong master password");
+    }
+    let out = d.run(&["ls"]).fails(1, "too many attempts; retry in ");
+    let seconds: u64 = out
+        .stderr
+        .trim_end()
+        .strip_prefix("vault: too many attempts; retry in ")
+        .and_then(|s| s.strip_suffix(" seconds"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert!((1..=900).contains(&seconds), "{seconds}");
+    assert_eq!(ls(&other), Vec::<String>::new());
+}
+
 /// What the server stores: after a CLI session with distinctive names and
 /// passwords, none of them (nor their lowercase forms) is in the SQLite
 /// files or the server's log; only the account name is, as it must be.
