@@ -512,16 +512,20 @@ fn run(args: Args) -> Res {
         }
         Command::Import(i) => {
             let format: import::Format = i.format.parse().map_err(Fail::Usage)?;
+            let file = if i.file == STDIN_MARKER {
+                "-"
+            } else {
+                i.file.as_str()
+            };
             let mut text = Zeroizing::new(String::new());
-            let read = if i.file == "-" {
+            let read = if file == "-" {
                 std::io::stdin().read_to_string(&mut text).map(|_| ())
             } else {
-                std::fs::File::open(&i.file)
-                    .and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
+                std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
             };
-            read.map_err(|e| Fail::Msg(format!("cannot read {}: {e}", i.file)))?;
+            read.map_err(|e| Fail::Msg(format!("cannot read {file}: {e}")))?;
             let (rows, mut problems) = import::parse(format, &text)
-                .map_err(|e| Fail::Msg(format!("cannot import {}: {e}", i.file)))?;
+                .map_err(|e| Fail::Msg(format!("cannot import {file}: {e}")))?;
             let total = rows.len() + problems.len();
             let session = ctx.login()?;
             let tty = std::io::stderr().is_terminal();
@@ -539,7 +543,7 @@ fn run(args: Args) -> Res {
             }
             eprintln!(
                 "imported {} of {} entries from {}",
-                report.imported, total, i.file
+                report.imported, total, file
             );
             if problems.is_empty() {
                 Ok(())
@@ -560,8 +564,32 @@ fn run(args: Args) -> Res {
     }
 }
 
+/// Stands for a bare `-` (stdin) given to `vault import`: argh takes every
+/// argument that starts with `-` for an option and would refuse it. An
+/// argument can never hold U+0000, so the marker cannot clash with a file.
+const STDIN_MARKER: &str = "\u{0}-";
+
+/// Swaps the bare `-` arguments of `vault import` (not an option's value)
+/// for [`STDIN_MARKER`]. `args` excludes the program name.
+fn mark_stdin(args: &mut [String]) {
+    // Global options, some with a value, come before the command.
+    let mut i = 0;
+    while i < args.len() && args[i].starts_with('-') {
+        let takes_value = matches!(args[i].as_str(), "--server" | "--username" | "--profile");
+        i += if takes_value { 2 } else { 1 };
+    }
+    if args.get(i).map(String::as_str) != Some("import") {
+        return;
+    }
+    for j in i + 1..args.len() {
+        if args[j] == "-" && args[j - 1] != "--format" {
+            args[j] = STDIN_MARKER.to_owned();
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let argv: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
+    let mut argv: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
         Ok(v) => v,
         Err(bad) => {
             eprintln!(
@@ -571,6 +599,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(args) = argv.get_mut(1..) {
+        mark_stdin(args);
+    }
     let strs: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
     let args = match Args::from_args(&["vault"], &strs) {
         Ok(a) => a,

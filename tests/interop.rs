@@ -1,0 +1,558 @@
+//! Interoperability with an independent OPAQUE implementation: the
+//! `@serenity-kit/opaque` 1.1.0 client under Node (`tests/interop/serenity.mjs`)
+//! against a real vaultd, and accounts crossing between it and our own
+//! client (`vault` and `vaultd::client`).
+//!
+//! Needs `node` and `tests/interop/node_modules` (`npm ci` there, which
+//! `make test` does). Without them each test says so and passes, unless
+//! `VAULTD_REQUIRE_NODE=1` (CI), which makes it fail instead.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TempDir, TestServer, b64, unb64};
+use serde_json::{Value, json};
+use vaultd::client::api::Api;
+use vaultd::client::crypto::{Kek, VaultKey};
+use vaultd::client::opaque;
+
+const VAULT: &str = env!("CARGO_BIN_EXE_vault");
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// Whether Node and the npm package are there; see the module comment.
+fn node_ready() -> bool {
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let package = interop_dir().join("node_modules/@serenity-kit/opaque/package.json");
+    let missing = if !node {
+        "`node` is not installed"
+    } else if !package.is_file() {
+        "tests/interop/node_modules is missing (run `npm ci` in tests/interop)"
+    } else {
+        return true;
+    };
+    if std::env::var("VAULTD_REQUIRE_NODE").as_deref() == Ok("1") {
+        panic!("the serenity interop test cannot run: {missing} (VAULTD_REQUIRE_NODE=1)");
+    }
+    eprintln!("serenity interop test skipped: {missing}");
+    false
+}
+
+// --- Processes ---------------------------------------------------------------
+
+#[derive(Debug)]
+struct Out {
+    run: String,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    #[track_caller]
+    fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "`{}` should succeed: {self:#?}", self.run);
+        self
+    }
+
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim_end())
+            .unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}): {self:#?}", self.run))
+    }
+}
+
+/// Runs `cmd` to its end (at most two minutes) with `stdin`, or none.
+fn exec(mut cmd: Command, stdin: Option<&str>, run: String) -> Out {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `{run}`: {e}"));
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_owned();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(input.as_bytes());
+        });
+    }
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{run}` did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Out {
+        run,
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// `node serenity.mjs ARGS` against `url`, with VAULT_PASSWORD and friends.
+fn serenity(url: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new("node");
+    cmd.current_dir(interop_dir())
+        .arg("serenity.mjs")
+        .args(args)
+        .env("VAULTD_URL", url)
+        .env_remove("VAULT_PASSWORD")
+        .env_remove("VAULT_KEY_BLOB")
+        .envs(env.iter().copied());
+    exec(cmd, None, format!("node serenity.mjs {}", args.join(" ")))
+}
+
+/// The `vault` CLI as `username` on `url`, in an empty HOME.
+fn vault(url: &str, username: &str, password: &str, args: &[&str], stdin: Option<&str>) -> Out {
+    let home = TempDir::new("interop-home");
+    let mut cmd = Command::new(VAULT);
+    cmd.args(args)
+        .env_clear()
+        .env("HOME", &home.0)
+        .env("XDG_CONFIG_HOME", home.0.join(".config"))
+        .env("VAULT_SERVER", url)
+        .env("VAULT_USERNAME", username)
+        .env("VAULT_PASSWORD", password);
+    exec(cmd, stdin, format!("vault {}", args.join(" ")))
+}
+
+/// A vaultd started by hand in a directory of our making (the harness
+/// makes its own `.env`), on a free loopback port.
+struct Vaultd {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Vaultd {
+    /// `vaultd --init-db` in `dir`; `Err(its stderr)` if it exits instead
+    /// of listening.
+    fn start(dir: &Path) -> Result<Vaultd, String> {
+        let mut child = Command::new(common::vaultd_bin())
+            .current_dir(dir)
+            .args(["--init-db", "--bind", "127.0.0.1:0", "--threads", "2"])
+            .env_remove("JWT_KEY")
+            .env_remove("OPAQUE_SERVER_SETUP")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting vaultd");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(rest) = line.split("listening on http://").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                        let _ = tx.send(Some(addr));
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                let _ = tx.send(None);
+            });
+        }
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Some(addr)) => Ok(Vaultd {
+                child,
+                url: format!("http://{addr}"),
+                log,
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                // Let the reader thread take the last lines.
+                let _ = rx.recv_timeout(Duration::from_secs(5));
+                let log = log.lock().unwrap().clone();
+                Err(log)
+            }
+        }
+    }
+}
+
+impl Drop for Vaultd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A complete login with our own OPAQUE client (`vaultd::client::opaque`,
+/// serenity's Argon2id parameters): the export key, the server's public key
+/// and the `/login/finish` session.
+fn rust_login(
+    url: &str,
+    username: &str,
+    password: &str,
+) -> (Vec<u8>, Vec<u8>, vaultd::client::api::Session) {
+    let api = Api::new(url).unwrap();
+    let (state, request) = opaque::start_login(password.as_bytes()).unwrap();
+    let (login_id, response) = api.login(username, &request).unwrap();
+    let fin = opaque::finish_login(state, password.as_bytes(), &response)
+        .expect("the Rust client accepts the server's answer");
+    let session = api
+        .login_finish(&login_id, &fin.credential_finalization)
+        .unwrap();
+    (fin.export_key.to_vec(), fin.server_public_key, session)
+}
+
+fn url(server: &TestServer) -> String {
+    format!("http://{}", server.addr)
+}
+
+// --- Tests -------------------------------------------------------------------
+
+/// serenity's own run of the wire contract: register, login, tokens,
+/// entries, logout, wrong password, unknown user.
+fn serenity_self_test(backend: Backend) {
+    if !node_ready() {
+        return;
+    }
+    let Some(server) = TestServer::start(backend) else {
+        return;
+    };
+    let out = serenity(&url(&server), &[], &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let last = out.stdout.lines().last().unwrap_or("");
+    let passed: usize = last
+        .strip_suffix(" passed, 0 failed")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("last line {last:?}: {out:#?}"));
+    let oks = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("ok - "))
+        .count();
+    assert!(passed >= 10 && passed == oks, "{out:#?}");
+    assert!(!out.stdout.contains("not ok"), "{out:#?}");
+}
+
+both_backends!(serenity_self_test);
+
+/// A server setup made by serenity (`create-server-setup`, the same as
+/// `npx @serenity-kit/opaque create-server-setup`) in a hand-written `.env`
+/// is accepted as is: serenity registers and logs in, our client sees the
+/// server key that setup holds, and `.env` is left untouched. The same
+/// setup one character short is refused at start, and not replaced.
+#[test]
+fn server_setup_from_serenity_is_accepted() {
+    if !node_ready() {
+        return;
+    }
+    let setup = serenity("http://127.0.0.1:1", &["create-server-setup"], &[])
+        .ok()
+        .stdout
+        .trim_end()
+        .to_owned();
+    assert_eq!(setup.len(), 171, "{setup}");
+    assert_eq!(unb64(&setup).len(), 128);
+
+    let dir = TempDir::new("interop-setup");
+    let env = format!(
+        "# written by hand\nJWT_KEY=interop-test-jwt-key-{}\nOPAQUE_SERVER_SETUP={setup}\n",
+        "k".repeat(30)
+    );
+    std::fs::write(dir.0.join(".env"), &env).unwrap();
+    let server =
+        Vaultd::start(&dir.0).unwrap_or_else(|log| panic!("vaultd refused the setup: {log}"));
+    assert!(
+        !server.log.lock().unwrap().contains("created .env"),
+        "{}",
+        server.log.lock().unwrap()
+    );
+
+    let out = serenity(&server.url, &[], &[]).ok();
+    assert!(out.stdout.ends_with(" passed, 0 failed\n"), "{out:#?}");
+
+    let password = "setup password";
+    let pw = [("VAULT_PASSWORD", password)];
+    assert_eq!(
+        serenity(&server.url, &["register", "setup-user"], &pw)
+            .ok()
+            .stdout,
+        "ok - register setup-user\n"
+    );
+    let js = serenity(&server.url, &["login", "setup-user"], &pw)
+        .ok()
+        .json();
+    let (export_key, server_key, _) = rust_login(&server.url, "setup-user", password);
+    assert_eq!(b64(&export_key), js["export_key"].as_str().unwrap());
+    let setup = vaultd::auth::opaque::ServerSetup::deserialize(&unb64(&setup)).unwrap();
+    assert_eq!(
+        server_key,
+        setup.keypair().public().serialize().to_vec(),
+        "the server logs in with the key of the setup it was given"
+    );
+    drop(server);
+    assert_eq!(std::fs::read_to_string(dir.0.join(".env")).unwrap(), env);
+
+    // One character short: refused, and the file is not replaced.
+    let bad_dir = TempDir::new("interop-bad-setup");
+    let setup_text = env.lines().nth(2).unwrap().to_owned();
+    let bad_env = env.replace(&setup_text, &setup_text[..setup_text.len() - 1]);
+    std::fs::write(bad_dir.0.join(".env"), &bad_env).unwrap();
+    match Vaultd::start(&bad_dir.0) {
+        Ok(s) => panic!("vaultd started with a malformed setup at {}", s.url),
+        Err(log) => assert!(log.contains("OPAQUE_SERVER_SETUP"), "{log}"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(bad_dir.0.join(".env")).unwrap(),
+        bad_env
+    );
+}
+
+/// An account made by `vault register` logs in with serenity, and what
+/// serenity gets (export key, stored vault key, token) opens the entry the
+/// CLI wrote: the export keys of both clients are the same.
+#[test]
+fn cli_account_logs_in_with_serenity() {
+    if !node_ready() {
+        return;
+    }
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let url = url(&server);
+    let password = "cli master pässword 🔑";
+    vault(&url, "cli-made", password, &["register"], None).ok();
+    vault(
+        &url,
+        "cli-made",
+        password,
+        &["add", "Cross.Example", "--username", "x-user"],
+        Some("x-pw"),
+    )
+    .ok();
+
+    let js = serenity(
+        &url,
+        &["login", "cli-made"],
+        &[("VAULT_PASSWORD", password)],
+    )
+    .ok()
+    .json();
+    let token = js["token"].as_str().unwrap();
+    let kek = Kek::from_export_key(&unb64(js["export_key"].as_str().unwrap()));
+    let key = VaultKey::unwrap(js["vault_key"].as_str().unwrap(), &kek)
+        .expect("serenity's export key opens the vault key the CLI stored");
+    let (status, body) = server.post("/get", Some(token), &json!({}));
+    assert_eq!(status, 200, "{body}");
+    let entries = body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    let site = entries[0]["site"].as_str().unwrap();
+    assert_eq!(site, key.site_id("cross.example").unwrap());
+    let (name, username) = key
+        .open_username(site, entries[0]["username"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        (name.as_str(), username.as_deref()),
+        ("Cross.Example", Some("x-user"))
+    );
+    assert_eq!(
+        key.open_password(site, entries[0]["password"].as_str().unwrap())
+            .unwrap()
+            .as_str(),
+        "x-pw"
+    );
+
+    // A wrong password: serenity's client refuses the server's answer.
+    let out = serenity(
+        &url,
+        &["login", "cli-made"],
+        &[("VAULT_PASSWORD", "cli master password")],
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("client rejected"), "{out:#?}");
+}
+
+/// An account made by serenity logs in with our OPAQUE client, with the
+/// export key serenity got. Without a vault key, or with one `vault` cannot
+/// open, the CLI says so (exit 1).
+#[test]
+fn serenity_account_logs_in_with_the_rust_client() {
+    if !node_ready() {
+        return;
+    }
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let url = url(&server);
+    let password = "js master pässword";
+    let pw = [("VAULT_PASSWORD", password)];
+    serenity(&url, &["register", "js-made"], &pw).ok();
+    let js = serenity(&url, &["login", "js-made"], &pw).ok().json();
+    assert_eq!(js["vault_key"], Value::Null);
+    let (export_key, _, session) = rust_login(&url, "js-made", password);
+    assert_eq!(b64(&export_key), js["export_key"].as_str().unwrap());
+    assert_eq!(session.vault_key, None);
+
+    let out = vault(&url, "js-made", password, &["ls"], None);
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:#?}");
+    assert!(out.stderr.contains("no vault key"), "{out:#?}");
+
+    let junk = b64(&[7u8; 73]);
+    let with_junk = [("VAULT_PASSWORD", password), ("VAULT_KEY_BLOB", &junk)];
+    serenity(&url, &["register", "js-junk"], &with_junk).ok();
+    let out = vault(&url, "js-junk", password, &["ls"], None);
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:#?}");
+    assert!(out.stderr.contains("does not decrypt"), "{out:#?}");
+}
+
+/// serenity registers, pausing between its two steps so that a vault key
+/// wrapped by the Rust client under serenity's export key goes into
+/// `/register/finish`. Prints the export key, reads the blob, prints the
+/// finish status. Exits by itself after a minute at the latest.
+const REGISTER_WITH_VAULT_KEY: &str = r#"
+import opaque from "@serenity-kit/opaque";
+setTimeout(() => process.exit(3), 60000).unref();
+await opaque.ready;
+const { VAULTD_URL: base, NAME: username, VAULT_PASSWORD: password } = process.env;
+const post = async (path, body) => {
+  const r = await fetch(base + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return [r.status, await r.text()];
+};
+const start = opaque.client.startRegistration({ password });
+const [s1, t1] = await post("/register", { username, registration_request: start.registrationRequest });
+if (s1 !== 200) { console.error(s1, t1); process.exit(1); }
+const fin = opaque.client.finishRegistration({
+  password,
+  clientRegistrationState: start.clientRegistrationState,
+  registrationResponse: JSON.parse(t1).registration_response,
+});
+console.log(fin.exportKey);
+let input = "";
+for await (const chunk of process.stdin) input += chunk;
+const [s2, t2] = await post("/register/finish", {
+  username,
+  registration_record: fin.registrationRecord,
+  vault_key: input.trim(),
+});
+console.log(s2, t2);
+process.exit(s2 === 201 ? 0 : 1);
+"#;
+
+/// An account registered by serenity with a vault key wrapped by the Rust
+/// client crypto works with `vault`, and serenity's login returns that key
+/// and the registration's export key.
+#[test]
+fn serenity_account_with_a_rust_vault_key_works_with_vault() {
+    if !node_ready() {
+        return;
+    }
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let url = url(&server);
+    let password = "shared master pässword";
+
+    let mut child = Command::new("node")
+        .current_dir(interop_dir())
+        .args(["--input-type=module", "-e", REGISTER_WITH_VAULT_KEY])
+        .env("VAULTD_URL", &url)
+        .env("NAME", "js-keyed")
+        .env("VAULT_PASSWORD", password)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let stderr = read_all(child.stderr.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let export_key = line.trim_end().to_owned();
+    assert_eq!(
+        unb64(&export_key).len(),
+        64,
+        "{line:?} {}",
+        stderr.join().unwrap()
+    );
+    let blob = VaultKey::generate()
+        .unwrap()
+        .wrap(&Kek::from_export_key(&unb64(&export_key)))
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{blob}").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() && rest.starts_with("201 "),
+        "{status:?} {rest} {}",
+        stderr.join().unwrap()
+    );
+
+    vault(
+        &url,
+        "js-keyed",
+        password,
+        &["add", "Shared.Example", "--username", "both"],
+        Some("shared-pw"),
+    )
+    .ok();
+    let entry = vault(
+        &url,
+        "js-keyed",
+        password,
+        &["get", "shared.example", "--json"],
+        None,
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        (&entry["site"], &entry["username"], &entry["password"]),
+        (
+            &json!("Shared.Example"),
+            &json!("both"),
+            &json!("shared-pw")
+        )
+    );
+
+    let js = serenity(
+        &url,
+        &["login", "js-keyed"],
+        &[("VAULT_PASSWORD", password)],
+    )
+    .ok()
+    .json();
+    assert_eq!(js["export_key"], export_key.as_str());
+    assert_eq!(js["vault_key"], blob.as_str());
+}
