@@ -92,6 +92,14 @@ struct InviteCommand {
 }
 
 fn main() -> ExitCode {
+    // A panic is a bug; its message could hold data, so log only where it
+    // happened. The request answers 500 (http.rs) and the worker lives on.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!("vaultd: internal error{at}");
+    }));
     let flags: Flags = argh::from_env();
     match run(flags) {
         Ok(()) => ExitCode::SUCCESS,
