@@ -965,6 +965,48 @@ fn tls_serves_https_and_survives_bad_handshakes() {
         "{text}"
     );
     assert!(text.contains(r#"{"status":"ok"}"#), "{text}");
+    // The vault client: trusts the certificate given with --ca-file, and
+    // refuses the connection without it.
+    let vault = |args: &[&str], stdin: &str| {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vault"))
+            .args([
+                "--server",
+                &format!("https://localhost:{}", server.addr.port()),
+            ])
+            .args(args)
+            .env("HOME", &dir.0)
+            .env("XDG_CONFIG_HOME", &dir.0)
+            .env("VAULT_USERNAME", "alice")
+            .env("VAULT_PASSWORD", "master password")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ca = cert.display().to_string();
+    let (code, _, err) = vault(&["register"], "");
+    assert_eq!(code, Some(1), "an untrusted certificate is refused: {err}");
+    assert_eq!(vault(&["--ca-file", &ca, "register"], "").0, Some(0));
+    assert_eq!(
+        vault(&["--ca-file", &ca, "add", "lan.example"], "over tls").0,
+        Some(0)
+    );
+    let (code, out, err) = vault(&["--ca-file", &ca, "get", "lan.example"], "");
+    assert_eq!((code, out.as_str()), (Some(0), "over tls\n"), "{err}");
     // Plain HTTP on the TLS port is not served.
     let plain = Command::new("curl")
         .args(["-sS", "--max-time", "5"])

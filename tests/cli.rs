@@ -1175,7 +1175,7 @@ fn errors_and_exit_codes() {
         .run_with(&["ls"], &[("VAULT_SERVER", &dead)], None)
         .fails(1, "server unreachable at");
     assert_eq!(out.stderr, format!("vault: server unreachable at {dead}\n"));
-    d.run_with(&["ls"], &[("VAULT_SERVER", "https://127.0.0.1:1")], None)
+    d.run_with(&["ls"], &[("VAULT_SERVER", "ftp://127.0.0.1:1")], None)
         .fails(1, "http://");
     d.run(&["add", "empty.example"])
         .fails(1, "no password on stdin");

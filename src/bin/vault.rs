@@ -27,6 +27,10 @@ struct Args {
     /// username (env VAULT_PROFILE; default "default")
     #[argh(option)]
     profile: Option<String>,
+    /// PEM certificate to trust for an https:// server with a self-signed
+    /// certificate (env VAULT_CA_FILE)
+    #[argh(option)]
+    ca_file: Option<std::path::PathBuf>,
     #[argh(subcommand)]
     command: Command,
 }
@@ -212,11 +216,12 @@ fn env(name: &str) -> Option<String> {
 struct Ctx {
     server: String,
     username: Option<String>,
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl Ctx {
     fn client(&self) -> Res<Client> {
-        Ok(Client::new(&self.server)?)
+        Ok(Client::with_ca_file(&self.server, self.ca_file.as_deref())?)
     }
 
     fn username(&self) -> Res<&str> {
@@ -352,6 +357,9 @@ fn run(args: Args) -> Res {
         server: config::first_of(&[args.server, env("VAULT_SERVER"), profile.server])
             .unwrap_or_else(|| config::DEFAULT_SERVER.to_owned()),
         username: config::first_of(&[args.username, env("VAULT_USERNAME"), profile.username]),
+        ca_file: args
+            .ca_file
+            .or_else(|| env("VAULT_CA_FILE").map(Into::into)),
     };
 
     match args.command {

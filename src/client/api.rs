@@ -202,24 +202,48 @@ struct EntriesBody {
 }
 
 impl Api {
-    /// A client for the server at `base_url` (`http://host:port`, a path
-    /// prefix allowed). Only `http://` is supported by this build.
+    /// A client for the server at `base_url` (`http://host:port` or
+    /// `https://host:port`, a path prefix allowed); HTTPS checks the server's
+    /// certificate against the system's roots.
     pub fn new(base_url: &str) -> Result<Api, ApiError> {
+        Api::with_ca_file(base_url, None)
+    }
+
+    /// Like [`Api::new`], also trusting the PEM certificate(s) in `ca_file`
+    /// (a LAN server's self-signed certificate).
+    pub fn with_ca_file(
+        base_url: &str,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Api, ApiError> {
         let base = base_url.trim().trim_end_matches('/').to_owned();
         let lower = base.to_ascii_lowercase();
-        if lower.starts_with("https://") {
+        let scheme_len = ["http://", "https://"]
+            .iter()
+            .find(|s| lower.starts_with(*s))
+            .map(|s| s.len());
+        if !scheme_len.is_some_and(|n| lower.len() > n) {
             return Err(ApiError::BadUrl {
                 url: base,
-                reason: "this build of vault speaks plain HTTP only; use an http:// URL (over a trusted network or an SSH tunnel)".into(),
+                reason: "expected http://HOST[:PORT] or https://HOST[:PORT]".into(),
             });
         }
-        if !lower.starts_with("http://") || lower.len() <= "http://".len() {
-            return Err(ApiError::BadUrl {
-                url: base,
-                reason: "expected http://HOST[:PORT]".into(),
-            });
+        let bad_ca = |reason: String| ApiError::BadUrl {
+            url: base.clone(),
+            reason,
+        };
+        let mut tls = native_tls::TlsConnector::builder();
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| bad_ca(format!("cannot read the CA file {}: {e}", path.display())))?;
+            let cert = native_tls::Certificate::from_pem(&pem)
+                .map_err(|_| bad_ca(format!("{} is not a PEM certificate", path.display())))?;
+            tls.add_root_certificate(cert);
         }
+        let tls = tls
+            .build()
+            .map_err(|e| bad_ca(format!("cannot set up TLS: {e}")))?;
         let agent = ureq::AgentBuilder::new()
+            .tls_connector(std::sync::Arc::new(tls))
             .timeout_connect(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             // Never follow a redirect with a token or an OPAQUE message.
@@ -509,10 +533,7 @@ mod tests {
     fn urls() {
         assert!(Api::new("http://127.0.0.1:8080/").is_ok());
         assert_eq!(Api::new("http://h:1///").unwrap().base_url(), "http://h:1");
-        assert!(matches!(
-            Api::new("https://h"),
-            Err(ApiError::BadUrl { .. })
-        ));
+        assert!(matches!(Api::new("ftp://h"), Err(ApiError::BadUrl { .. })));
         assert!(matches!(Api::new("h:80"), Err(ApiError::BadUrl { .. })));
     }
 

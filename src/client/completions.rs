@@ -20,18 +20,19 @@ _vault() {
     cmd=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            --server|--username|--profile) ((i++)) ;;
+            --server|--username|--profile|--ca-file) ((i++)) ;;
             -*) ;;
             *) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     case "$prev" in
         --server|--username|--profile|--invite|--length) return 0 ;;
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --field) COMPREPLY=($(compgen -W "password username" -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W "json bitwarden-csv keepassxc-csv" -- "$cur")); return 0 ;;
     esac
     case "$cmd" in
-        "") opts="register add get ls edit rm generate passwd export import logout completions --server --username --profile --help" ;;
+        "") opts="register add get ls edit rm generate passwd export import logout completions --server --username --profile --ca-file --help" ;;
         register) opts="--invite" ;;
         add) opts="--username --generate --length --no-symbols" ;;
         get) opts="--field --json" ;;
@@ -60,6 +61,7 @@ _vault() {
         '--server[server URL]:url:' \
         '--username[account name]:username:' \
         '--profile[profile of the config file]:profile:' \
+        '--ca-file[PEM certificate to trust]:file:_files' \
         '--help[show help]' \
         '1:command:->command' \
         '*::arg:->args'
@@ -106,6 +108,7 @@ complete -c vault -f
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l server -r -d 'server URL'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l username -r -d 'account name'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l profile -r -d 'profile of the config file'
+complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l ca-file -r -F -d 'PEM certificate to trust'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a register -d 'create an account'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a add -d 'add an entry'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a get -d 'print a password or username'

@@ -237,10 +237,19 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the server at `server_url` (`http://host:port`).
+    /// A client for the server at `server_url` (`http://host:port` or
+    /// `https://host:port`).
     pub fn new(server_url: &str) -> Result<Client, Error> {
+        Client::with_ca_file(server_url, None)
+    }
+
+    /// Like [`Client::new`], also trusting the certificate(s) in `ca_file`.
+    pub fn with_ca_file(
+        server_url: &str,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Client, Error> {
         Ok(Client {
-            api: Api::new(server_url)?,
+            api: Api::with_ca_file(server_url, ca_file)?,
         })
     }
 
