@@ -221,7 +221,7 @@ impl Api {
             .iter()
             .find(|s| lower.starts_with(*s))
             .map(|s| s.len());
-        if !scheme_len.is_some_and(|n| lower.len() > n) {
+        if scheme_len.is_none_or(|n| lower.len() <= n) {
             return Err(ApiError::BadUrl {
                 url: base,
                 reason: "expected http://HOST[:PORT] or https://HOST[:PORT]".into(),
