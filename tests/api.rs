@@ -89,6 +89,17 @@ fn general_rules_in_api_md_order(backend: Backend) {
     // Health.
     let r = server.request("GET", "/health", None, &[], b"");
     assert_eq!((r.status, r.json()), (200, json!({"status": "ok"})));
+    // What the HTTP parser refuses by itself is a JSON error too.
+    for (raw, status) in [
+        (&b"GARBAGE\r\n\r\n"[..], 400),
+        (b"GET /health HTTP/1.1\r\nBad Header Line\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\nExpect: teapot\r\n\r\n", 417),
+    ] {
+        let r = server.raw(raw);
+        assert_eq!(r.status, status);
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert!(r.json()["error"].is_string());
+    }
     // A query string does not change the route.
     assert_eq!(
         server.request("GET", "/health?x=1", None, &[], b"").status,

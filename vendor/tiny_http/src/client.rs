@@ -192,7 +192,6 @@ impl Iterator for ClientConnection {
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
 
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
@@ -204,7 +203,7 @@ impl Iterator for ClientConnection {
             let rq = match self.read() {
                 Err(ReadError::WrongRequestLine) => {
                     let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
+                    let response = json_error(400, "bad_request", "malformed HTTP request");
                     response
                         .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
                         .ok();
@@ -214,7 +213,7 @@ impl Iterator for ClientConnection {
 
                 Err(ReadError::WrongHeader(ver)) => {
                     let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
+                    let response = json_error(400, "bad_request", "malformed HTTP request");
                     response.raw_print(writer, ver, &[], false, None).ok();
                     return None; // we don't know where the next request would start,
                                  // se we have to close
@@ -223,7 +222,7 @@ impl Iterator for ClientConnection {
                 Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
                     // request timeout
                     let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
+                    let response = json_error(408, "request_timeout", "the request was not sent in time");
                     response
                         .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
                         .ok();
@@ -232,8 +231,8 @@ impl Iterator for ClientConnection {
 
                 Err(ReadError::ExpectationFailed(ver)) => {
                     let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
+                    let response = json_error(417, "expectation_failed", "unsupported Expect header");
+                    response.raw_print(writer, ver, &[], false, None).ok();
                     return None; // TODO: should be recoverable, but needs handling in case of body
                 }
 
@@ -245,10 +244,7 @@ impl Iterator for ClientConnection {
             // checking HTTP version
             if *rq.http_version() > (1, 1) {
                 let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
+                let response = json_error(505, "http_version_not_supported", "only HTTP/1.0 and 1.1 are supported");
                 response
                     .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
                     .ok();
@@ -323,4 +319,15 @@ mod test {
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
     }
+}
+
+/// vaultd patch: the answers tiny_http gives itself (malformed requests,
+/// timeouts) carry a JSON error body like every vaultd response.
+fn json_error(status: u16, code: &str, message: &str) -> crate::Response<std::io::Cursor<Vec<u8>>> {
+    let body = format!("{{\"error\":\"{code}\",\"message\":\"{message}\"}}");
+    let mut response = crate::Response::from_data(body.into_bytes()).with_status_code(status);
+    if let Ok(h) = crate::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]) {
+        response.add_header(h);
+    }
+    response
 }
