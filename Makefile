@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NPM   ?= npm
 
-.PHONY: run test build release interop-deps fmt lint clean
+.PHONY: run test build release interop-deps fuzz-api fmt lint clean
 
 # Build and serve on the embedded SQLite default. Creates .env (secrets) and
 # vaultd.db in this directory on first run. VAULTD_BIND (default
@@ -25,6 +25,12 @@ interop-deps:
 
 build:
 	$(CARGO) build --release
+
+# Contract fuzzing: schemathesis (pinned, in a venv under target/) against a
+# live vaultd with real tokens, checking every answer against docs/openapi.yaml.
+fuzz-api:
+	$(CARGO) build --release --bin vaultd
+	scripts/fuzz-api.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -12,21 +12,26 @@
 #
 # What it does: starts vaultd on a fresh SQLite database (`--init-db`) in a
 # temporary directory on a free loopback port, registers four users with the
-# OPAQUE client, and runs schemathesis (positive and negative data) with a real
-# bearer token on every route, checking that no response is a 5xx, and that
-# every status code, content type, header and body is one the spec documents.
+# OPAQUE client, and runs schemathesis with a real bearer token on every route,
+# with valid data (and the spec's examples and links) and invalid data. Checks:
+# no 5xx (not_a_server_error); every status code, content type, header
+# (Retry-After) and body is one the spec documents for that route
+# (status_code_, content_type_, response_headers_, response_schema_conformance);
+# invalid bodies are refused (negative_data_rejection); authenticated routes
+# refuse a request without the token (ignored_auth).
 #
-# Routes that end the token they are called with run in their own short
-# schemathesis runs first, each with its own user and fresh token, so that
-# they cannot revoke the token of the main run: /logout (revokes every token
-# of the user), /account/password/finish (new password: older tokens and
-# pending logins stop working) and /account/delete (the user is gone). Within
-# such a run, the first successful call ends the token, and the later calls
-# check the documented 401 answers. The main run covers everything else.
+# Routes that end the token they are called with are not fuzzed with the main
+# run's token: /logout (revokes every token of the user),
+# /account/password/finish (new password: older tokens and pending logins stop
+# working) and /account/delete (the user is gone). Each runs first, in short
+# runs of its own with its own user and a fresh token: invalid bodies while the
+# token still works, then valid ones (the first success ends the token, and the
+# rest check the documented 401).
 #
 # /login and /login/finish are throttled per client address (20 unfinished
-# logins → 429 for 15 minutes); fuzzing them trips that, so 429 is an expected,
-# documented answer there, and every login the script needs happens before.
+# logins → 429 for 15 minutes); fuzzing them counts failures, so 429 is an
+# expected, documented answer there, and every login the script needs happens
+# before. A last run trips the throttle on purpose and checks the 429 answers.
 #
 # Knobs (environment):
 #   VAULTD_BIN           vaultd binary (default target/release/vaultd)
@@ -61,7 +66,14 @@ command -v node >/dev/null || die "node is needed (tests/interop's OPAQUE client
 command -v curl >/dev/null || die "curl is needed"
 
 # ---- schemathesis, in a venv of its own ------------------------------------
-if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+venv_ok() {
+    local frozen pin
+    frozen=$("$VENV/bin/python" -m pip freeze 2>/dev/null) || return 1
+    for pin in "${PIP_PINS[@]}"; do
+        grep -qixF "$pin" <<<"$frozen" || return 1
+    done
+}
+if ! venv_ok; then
     PYTHON=
     for p in python3.11 python3.12 python3.10 python3.9 python3; do
         if command -v "$p" >/dev/null && "$p" -c 'import sys; sys.exit(sys.version_info < (3, 9))'; then
@@ -86,6 +98,7 @@ fi
 # ---- vaultd on a fresh SQLite database, on a free loopback port -------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vaultd-fuzz.XXXXXX")
 mkdir -p "$OUT"
+rm -f "$OUT"/*.log "$OUT"/*.cassette.yaml
 VAULTD_PID=
 cleanup() {
     if [[ -n $VAULTD_PID ]] && kill -0 "$VAULTD_PID" 2>/dev/null; then
@@ -137,11 +150,11 @@ done
 
 # ---- schemathesis ----------------------------------------------------------------
 DEADLINE=$((SECONDS + TIME_LIMIT))
-CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
+CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection,ignored_auth
 RESULTS=()
 FAILED=0
 
-# run_st LABEL TOKEN [schemathesis filter options...]
+# run_st LABEL TOKEN [more schemathesis options: filters, data generation...]
 run_st() {
     local label=$1 token=$2 left rc=0
     shift 2
@@ -157,7 +170,6 @@ run_st() {
         --experimental openapi-3.1
         --header "Authorization: Bearer $token"
         --checks "$CHECKS"
-        --data-generation-method all
         --hypothesis-max-examples "$MAX_EXAMPLES"
         --hypothesis-database none
         --hypothesis-suppress-health-check too_slow,filter_too_much,data_too_large
@@ -170,7 +182,8 @@ run_st() {
     [[ -n $SEED ]] && args+=(--hypothesis-seed "$SEED")
     say "schemathesis: $label ($left s left)"
     set +e
-    timeout --signal=INT --kill-after=30 "$left" "$ST" "${args[@]}" "$@" 2>&1 | tee "$OUT/$label.log"
+    # From $OUT, so that hypothesis keeps its .hypothesis cache there.
+    (cd "$OUT" && timeout --signal=INT --kill-after=30 "$left" "$ST" "${args[@]}" "$@") 2>&1 | tee "$OUT/$label.log"
     rc=${PIPESTATUS[0]}
     set -e
     local tally
@@ -183,20 +196,46 @@ run_st() {
 }
 
 # Routes that end their token, each with its own user, first (account routes
-# want a token less than 5 minutes old).
-token=$(token_of fuzz-logout) || die "login of fuzz-logout failed"
-run_st logout "$token" --include-operation-id logout
-token=$(token_of fuzz-password) || die "login of fuzz-password failed"
-run_st account-password-finish "$token" --include-operation-id accountPasswordFinish
-token=$(token_of fuzz-delete) || die "login of fuzz-delete failed"
-run_st account-delete "$token" --include-operation-id accountDelete
-# Everything else with one token that stays valid. /login fuzzing trips the
-# address throttle, so every login happens before this run.
+# want a token less than 5 minutes old): invalid bodies while the token is
+# still good (400; without the spec's examples, which are valid), then valid
+# ones (the first success ends the token; 401 after that).
+for op in logout:fuzz-logout accountPasswordFinish:fuzz-password accountDelete:fuzz-delete; do
+    token=$(token_of "${op#*:}") || die "login of ${op#*:} failed"
+    run_st "${op%%:*}-negative" "$token" --include-operation-id "${op%%:*}" --data-generation-method negative \
+        --stateful none --hypothesis-no-phases explicit
+    run_st "${op%%:*}" "$token" --include-operation-id "${op%%:*}" --data-generation-method positive --stateful none
+done
+# Everything else with one token that stays valid: valid data, with the
+# stateful phase along the spec's links (/add → /get, /change, /delete;
+# /change → /get, /change at the current version; /login → /login/finish),
+# then invalid data without links (a link's values would make a negative case
+# valid again). /login fuzzing counts failed logins for this address, so every
+# login the script needs happens before these runs.
 token=$(token_of fuzz-main) || die "login of fuzz-main failed"
-run_st main "$token" \
-    --exclude-operation-id logout \
-    --exclude-operation-id accountPasswordFinish \
+ALL_BUT_TOKEN_ENDERS=(
+    --exclude-operation-id logout
+    --exclude-operation-id accountPasswordFinish
     --exclude-operation-id accountDelete
+)
+run_st main "$token" --data-generation-method positive --stateful links "${ALL_BUT_TOKEN_ENDERS[@]}"
+run_st main-negative "$token" --data-generation-method negative --stateful none "${ALL_BUT_TOKEN_ENDERS[@]}"
+# Last, the throttled answers: 20 failed logins from this address (unknown
+# login ids), then /login and /login/finish must answer the documented 429
+# with Retry-After.
+unknown_login='{"login_id":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","credential_finalization":"AA"}'
+status=
+for _ in $(seq 25); do
+    status=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data "$unknown_login" "$BASE/login/finish") || status=curl-failed
+    [[ $status == 429 ]] && break
+done
+if [[ $status == 429 ]]; then
+    run_st throttled "$token" --data-generation-method all --stateful none \
+        --include-operation-id login --include-operation-id loginFinish
+else
+    RESULTS+=("throttled: /login/finish never answered 429 after 25 failed logins (last: $status)")
+    FAILED=1
+fi
 
 # vaultd must have survived, and answered 500 to nothing.
 kill -0 "$VAULTD_PID" 2>/dev/null || { RESULTS+=("vaultd: died during the run"); FAILED=1; }

@@ -556,6 +556,42 @@ fn account_delete_removes_everything(backend: Backend) {
     );
 }
 
+/// The body is checked (400) before invites (403) and taken names (409).
+#[test]
+fn bad_registration_bodies_are_400_before_403_and_409() {
+    for args in [vec![], vec!["--signups".to_string(), "closed".to_string()]] {
+        let Some(server) = TestServer::start_with(Backend::Sqlite, Options { args: args.clone() })
+        else {
+            return;
+        };
+        if args.is_empty() {
+            assert_eq!(register(&server, "alice", PW, json!({})), 201);
+        }
+        for (path, body) in [
+            ("/register", json!({"username": "alice"})),
+            (
+                "/register",
+                json!({"username": "alice", "registration_request": 12}),
+            ),
+            (
+                "/register",
+                json!({"username": "alice", "registration_request": "AA", "invite": 5}),
+            ),
+            (
+                "/register/finish",
+                json!({"username": "alice", "registration_record": "AA"}),
+            ),
+            (
+                "/register/finish",
+                json!({"username": "alice", "registration_record": b64(&[0u8; 192]), "vault_key": 5}),
+            ),
+        ] {
+            let (status, reply) = server.post(path, None, &body);
+            assert_eq!(status, 400, "{args:?} {path} {body} → {reply}");
+        }
+    }
+}
+
 fn closed_signups_need_a_one_time_invite(backend: Backend) {
     let Some(server) = TestServer::start_with(
         backend,

@@ -62,10 +62,8 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// With closed signups, the invite the body carries, hashed; `403` without a
-/// valid one.
-fn required_invite(app: &App, body: &Body) -> Result<Option<Vec<u8>>, ApiError> {
-    let invite = body.opt_str("invite")?;
+/// With closed signups, the invite, hashed; `403` without a valid one.
+fn required_invite(app: &App, invite: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
     if app.signups == Signups::Open {
         return Ok(None);
     }
@@ -105,18 +103,22 @@ fn message(body: &Body, name: &str, len: usize) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-/// The OPRF step shared by registration and password change.
-fn registration_response(
-    app: &App,
-    body: &Body,
-    credential_identifier: &str,
-) -> Result<Value, ApiError> {
-    let request = RegistrationRequest::<Suite>::deserialize(&message(
+/// The `registration_request` of a body, checked.
+fn registration_request(body: &Body) -> Result<RegistrationRequest<Suite>, ApiError> {
+    RegistrationRequest::<Suite>::deserialize(&message(
         body,
         "registration_request",
         REGISTRATION_REQUEST_LEN,
     )?)
-    .map_err(|_| bad_message("registration_request"))?;
+    .map_err(|_| bad_message("registration_request"))
+}
+
+/// The OPRF step shared by registration and password change.
+fn registration_response(
+    app: &App,
+    request: RegistrationRequest<Suite>,
+    credential_identifier: &str,
+) -> Result<Value, ApiError> {
     let response = ServerRegistration::<Suite>::start(
         &app.server_setup,
         request,
@@ -155,12 +157,14 @@ fn session_reply(app: &App, user: &User) -> Result<Reply, ApiError> {
 /// `POST /register {"username", "registration_request", "invite"?}`.
 pub fn register(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["username", "registration_request", "invite"])?;
+    // The whole body is checked (400) before invites (403) and names (409).
     let username = username(&body)?;
-    required_invite(app, &body)?;
+    let request = registration_request(&body)?;
+    required_invite(app, body.opt_str("invite")?)?;
     if app.store.user_by_name(&username)?.is_some() {
         return Err(ApiError::Conflict("this username is taken"));
     }
-    Reply::ok(registration_response(app, &body, &username)?)
+    Reply::ok(registration_response(app, request, &username)?)
 }
 
 /// `POST /register/finish {"username", "registration_record", "vault_key"?, "invite"?}`.
@@ -170,9 +174,9 @@ pub fn register_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
         &["username", "registration_record", "vault_key", "invite"],
     )?;
     let username = username(&body)?;
-    let invite = required_invite(app, &body)?;
     let record = registration_record(&body)?;
     let vault_key = vault_key(&body)?;
+    let invite = required_invite(app, body.opt_str("invite")?)?;
     match app
         .store
         .create_user(&username, &record, vault_key, invite.as_deref(), unix_now())
@@ -325,8 +329,9 @@ fn current_user(app: &App, call: &Call) -> Result<User, ApiError> {
 /// re-registration under the same username.
 pub fn password(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["registration_request"])?;
+    let request = registration_request(&body)?;
     let user = current_user(app, call)?;
-    Reply::ok(registration_response(app, &body, &user.username)?)
+    Reply::ok(registration_response(app, request, &user.username)?)
 }
 
 /// `POST /account/password/finish {"registration_record", "vault_key"?}`:
