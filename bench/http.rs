@@ -104,11 +104,19 @@ struct Args {
     /// entries for the growth part (default 1000000)
     #[argh(option, default = "1_000_000")]
     growth_entries: usize,
+    /// only seed the vaultd at this address (users, entries, tokens) and
+    /// print shell assignments for bench/profile.sh
+    #[argh(option)]
+    seed: Option<SocketAddr>,
 }
 
 fn main() {
     let args: Args = argh::from_env();
-    if let Err(e) = run(&args) {
+    let result = match args.seed {
+        Some(addr) => seed_only(addr),
+        None => run(&args),
+    };
+    if let Err(e) = result {
         eprintln!("bench-http: {e}");
         std::process::exit(1);
     }
@@ -197,7 +205,13 @@ fn run(args: &Args) -> Res<()> {
             match PgCluster::start(&ctx) {
                 Ok(Some(pg)) => {
                     let pg = Arc::new(pg);
-                    backend(&ctx, Backend::Postgres(pg.clone()), &fsync, &bare, &mut rows)?;
+                    backend(
+                        &ctx,
+                        Backend::Postgres(pg.clone()),
+                        &fsync,
+                        &bare,
+                        &mut rows,
+                    )?;
                     format!("PostgreSQL: {}", pg.describe)
                 }
                 Ok(None) => "PostgreSQL: skipped (no server binaries found)".to_string(),
@@ -332,9 +346,13 @@ fn status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.trim_start_matches(':').split_whitespace().next()?.parse().ok())
+            s.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| {
+                v.trim_start_matches(':')
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
         })
         .unwrap_or(0)
 }
@@ -553,7 +571,10 @@ impl PgCluster {
         if as_postgres {
             run_ok(Command::new("chown").arg("postgres:postgres").arg(&pwfile))?;
         }
-        eprintln!("bench-http: starting a PostgreSQL cluster in {}", base.display());
+        eprintln!(
+            "bench-http: starting a PostgreSQL cluster in {}",
+            base.display()
+        );
         run_ok(
             pg_command(&bin.join("initdb"), as_postgres, &base)
                 .arg("-D")
@@ -599,7 +620,12 @@ impl PgCluster {
         let mut admin = cluster.client("postgres")?;
         let version: String = admin.query_one("SHOW server_version", &[])?.get(0);
         let mut settings = Vec::new();
-        for s in ["fsync", "synchronous_commit", "wal_sync_method", "shared_buffers"] {
+        for s in [
+            "fsync",
+            "synchronous_commit",
+            "wal_sync_method",
+            "shared_buffers",
+        ] {
             let v: String = admin.query_one(&format!("SHOW {s}"), &[])?.get(0);
             settings.push(format!("{s}={v}"));
         }
@@ -669,8 +695,11 @@ impl Drop for PgCluster {
 }
 
 fn pg_bin_dir() -> Option<PathBuf> {
-    let has_tools =
-        |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|t| dir.join(t).is_file());
+    let has_tools = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|t| dir.join(t).is_file())
+    };
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -902,10 +931,7 @@ fn login(http: &mut Http, username: &str, ksf: &argon2::Argon2<'static>) -> Res<
         &json!({"login_id": v["login_id"], "credential_finalization": b64(&finish.message.serialize())}),
     )?;
     expect(&r, 200, "/login/finish")?;
-    Ok(r.json()?["token"]
-        .as_str()
-        .ok_or("no token")?
-        .to_string())
+    Ok(r.json()?["token"].as_str().ok_or("no token")?.to_string())
 }
 
 /// Strings shaped like what a client stores (as bench/wrk/common.lua).
@@ -932,6 +958,60 @@ fn add_entries(http: &mut Http, token: &str, sites: &[String]) -> Res<()> {
         )?;
         expect(&r, 201, "/add")?;
     }
+    Ok(())
+}
+
+/// Seeds a fresh vaultd through the API: users `bench-e10`, `bench-e100`,
+/// `bench-e1000` with that many entries, `bench-add` (none), `bench-chg`
+/// (64 entries `chg-0000` …), and `logins` (registered only). Returns a
+/// token per entry-holding user.
+fn seed(
+    addr: SocketAddr,
+    logins: &[String],
+) -> Res<std::collections::HashMap<&'static str, String>> {
+    let mut http = Http::new(addr);
+    let ksf = cheap_ksf();
+    let mut tokens = std::collections::HashMap::new();
+    for user in [
+        "bench-e10",
+        "bench-e100",
+        "bench-e1000",
+        "bench-add",
+        "bench-chg",
+    ] {
+        register(&mut http, user)?;
+        tokens.insert(user, login(&mut http, user, &ksf)?);
+    }
+    for user in logins {
+        register(&mut http, user)?;
+    }
+    for (user, n) in [
+        ("bench-e10", 10),
+        ("bench-e100", 100),
+        ("bench-e1000", 1000),
+    ] {
+        let prefix = &user["bench-".len()..];
+        let sites: Vec<String> = (0..n).map(|i| site_name(prefix, i)).collect();
+        add_entries(&mut http, &tokens[user], &sites)?;
+    }
+    let chg_sites: Vec<String> = (0..64).map(|i| format!("chg-{i:04}")).collect();
+    add_entries(&mut http, &tokens["bench-chg"], &chg_sites)?;
+    Ok(tokens)
+}
+
+/// `--seed ADDR`: seeds and prints `NAME=value` lines for a shell.
+fn seed_only(addr: SocketAddr) -> Res<()> {
+    let tokens = seed(addr, &["bench-login-0".to_string()])?;
+    for (user, var) in [
+        ("bench-e10", "TOKEN_E10"),
+        ("bench-e100", "TOKEN_E100"),
+        ("bench-e1000", "TOKEN_E1000"),
+        ("bench-add", "TOKEN_ADD"),
+        ("bench-chg", "TOKEN_CHG"),
+    ] {
+        println!("{var}={}", tokens[user]);
+    }
+    println!("SITE_ONE={}", site_name("e10", 5));
     Ok(())
 }
 
@@ -1243,7 +1323,11 @@ fn fsync_ceiling(ctx: &Ctx) -> Res<Fsync> {
         .args(["--seconds", "3"])
         .output()?;
     if !out.status.success() {
-        return Err(format!("bench-fsync failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+        return Err(format!(
+            "bench-fsync failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
     }
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let field = |line: &str, k: &str| -> f64 {
@@ -1293,7 +1377,17 @@ fn bare_ceiling(ctx: &Ctx, rows: &mut Vec<Row>) -> Res<Vec<Row>> {
     let args = vec![token_like(), site_name("e10", 5)];
     // Warm-up, not reported.
     wrk_run(
-        ctx, &server, None, "bare", "warm-up", Kind::Ceiling, "/get", "get.lua", 16, &args, 1.0,
+        ctx,
+        &server,
+        None,
+        "bare",
+        "warm-up",
+        Kind::Ceiling,
+        "/get",
+        "get.lua",
+        16,
+        &args,
+        1.0,
     )?;
     let mut out = Vec::new();
     for &c in &ctx.connections {
@@ -1349,30 +1443,15 @@ fn backend(
     let mut server = start_vaultd(ctx, &dir)?;
     let pid = server.pid();
     let rss_start_kib = status_kib(pid, "VmRSS");
-    eprintln!("bench-http: {name}: vaultd pid {pid} on {}, RSS {rss_start_kib} KiB; seeding", server.addr);
+    eprintln!(
+        "bench-http: {name}: vaultd pid {pid} on {}, RSS {rss_start_kib} KiB; seeding",
+        server.addr
+    );
 
-    // Seed through the API.
-    let mut http = Http::new(server.addr);
-    let ksf = cheap_ksf();
     let logins: Vec<String> = (0..*ctx.login_clients.iter().max().unwrap_or(&1))
         .map(|i| format!("bench-login-{i}"))
         .collect();
-    let mut tokens = std::collections::HashMap::new();
-    for user in ["bench-e10", "bench-e100", "bench-e1000", "bench-add", "bench-chg"] {
-        register(&mut http, user)?;
-        tokens.insert(user, login(&mut http, user, &ksf)?);
-    }
-    for user in &logins {
-        register(&mut http, user)?;
-    }
-    for (user, n) in [("bench-e10", 10), ("bench-e100", 100), ("bench-e1000", 1000)] {
-        let prefix = &user["bench-".len()..];
-        let sites: Vec<String> = (0..n).map(|i| site_name(prefix, i)).collect();
-        add_entries(&mut http, &tokens[user], &sites)?;
-    }
-    let chg_sites: Vec<String> = (0..64).map(|i| format!("chg-{i:04}")).collect();
-    add_entries(&mut http, &tokens["bench-chg"], &chg_sites)?;
-    drop(http);
+    let tokens = seed(server.addr, &logins)?;
     std::thread::sleep(Duration::from_millis(500));
     let rss_seeded = status_kib(pid, "VmRSS");
     eprintln!("bench-http: {name}: seeded; RSS {rss_seeded} KiB");
@@ -1380,7 +1459,16 @@ fn backend(
     let get_one = vec![tokens["bench-e10"].clone(), site_name("e10", 5)];
     // Warm-up, not reported.
     wrk_run(
-        ctx, &server, db.clone(), name, "warm-up", Kind::Read, "/get", "get.lua", 16, &get_one,
+        ctx,
+        &server,
+        db.clone(),
+        name,
+        "warm-up",
+        Kind::Read,
+        "/get",
+        "get.lua",
+        16,
+        &get_one,
         1.0,
     )?;
     let run_id = std::time::SystemTime::now()
@@ -1393,12 +1481,25 @@ fn backend(
     };
     for &c in &ctx.connections {
         let row = wrk_run(
-            ctx, &server, db.clone(), name, "/get one entry", Kind::Read, "/get", "get.lua", c,
-            &get_one, ctx.duration,
+            ctx,
+            &server,
+            db.clone(),
+            name,
+            "/get one entry",
+            Kind::Read,
+            "/get",
+            "get.lua",
+            c,
+            &get_one,
+            ctx.duration,
         )?;
         push(row, rows);
     }
-    for (user, n) in [("bench-e10", 10), ("bench-e100", 100), ("bench-e1000", 1000)] {
+    for (user, n) in [
+        ("bench-e10", 10),
+        ("bench-e100", 100),
+        ("bench-e1000", 1000),
+    ] {
         let args = vec![tokens[user].clone()];
         for &c in &ctx.connections {
             let row = wrk_run(
@@ -1420,7 +1521,16 @@ fn backend(
     for &c in &ctx.connections {
         let args = vec![tokens["bench-add"].clone(), format!("a{run_id}c{c}")];
         let row = wrk_run(
-            ctx, &server, db.clone(), name, "/add", Kind::Write, "/add", "add.lua", c, &args,
+            ctx,
+            &server,
+            db.clone(),
+            name,
+            "/add",
+            Kind::Write,
+            "/add",
+            "add.lua",
+            c,
+            &args,
             ctx.duration,
         )?;
         push(row, rows);
@@ -1428,8 +1538,17 @@ fn backend(
     for &c in &ctx.connections {
         let args = vec![tokens["bench-chg"].clone(), "chg".into(), "64".into()];
         let row = wrk_run(
-            ctx, &server, db.clone(), name, "/change", Kind::Write, "/change", "change.lua", c,
-            &args, ctx.duration,
+            ctx,
+            &server,
+            db.clone(),
+            name,
+            "/change",
+            Kind::Write,
+            "/change",
+            "change.lua",
+            c,
+            &args,
+            ctx.duration,
         )?;
         push(row, rows);
     }
@@ -1492,7 +1611,12 @@ fn print_table(ctx: &Ctx, fsync: &Fsync, rows: &[Row], sqlite: &BackendSummary, 
                 (b.rate(), b.p50_us, b.p99_us, b.cpu_per_1k())
             }),
             Kind::Write => (fsync.rate, fsync.p50_us, fsync.p99_us, 0.0),
-            Kind::Login => (fsync.rate / 2.0, 2.0 * fsync.p50_us, 2.0 * fsync.p99_us, 0.0),
+            Kind::Login => (
+                fsync.rate / 2.0,
+                2.0 * fsync.p50_us,
+                2.0 * fsync.p99_us,
+                0.0,
+            ),
         };
         let cpu = match r.db_cpu_s {
             Some(db) => format!(
@@ -1501,12 +1625,19 @@ fn print_table(ctx: &Ctx, fsync: &Fsync, rows: &[Row], sqlite: &BackendSummary, 
                 db * 1000.0 / r.requests.max(1) as f64
             ),
             None if cpu_ceiling > 0.0 => {
-                format!("{:.3} ({})", r.cpu_per_1k(), ratio(r.cpu_per_1k(), cpu_ceiling))
+                format!(
+                    "{:.3} ({})",
+                    r.cpu_per_1k(),
+                    ratio(r.cpu_per_1k(), cpu_ceiling)
+                )
             }
             None => format!("{:.3}", r.cpu_per_1k()),
         };
         let client = if r.kind == Kind::Login {
-            format!("{:.3} (this program)", r.client_cpu_s * 1000.0 / r.requests.max(1) as f64)
+            format!(
+                "{:.3} (this program)",
+                r.client_cpu_s * 1000.0 / r.requests.max(1) as f64
+            )
         } else {
             format!("{:.3}", r.client_cpu_s * 1000.0 / r.requests.max(1) as f64)
         };
@@ -1536,8 +1667,9 @@ fn print_table(ctx: &Ctx, fsync: &Fsync, rows: &[Row], sqlite: &BackendSummary, 
 
     // Targets (SQLite, 16 connections).
     let find = |scenario: &str, kind: Kind, c: usize| {
-        rows.iter()
-            .find(|r| r.backend == "SQLite" && r.scenario == scenario && r.kind == kind && r.conns == c)
+        rows.iter().find(|r| {
+            r.backend == "SQLite" && r.scenario == scenario && r.kind == kind && r.conns == c
+        })
     };
     let c = 16;
     let mut t = String::new();
@@ -1563,7 +1695,10 @@ fn print_table(ctx: &Ctx, fsync: &Fsync, rows: &[Row], sqlite: &BackendSummary, 
             );
         }
         _ => {
-            let _ = writeln!(t, "| single-entry /get | not measured at {c} connections | – |");
+            let _ = writeln!(
+                t,
+                "| single-entry /get | not measured at {c} connections | – |"
+            );
         }
     }
     match find("/add", Kind::Write, c) {
@@ -1614,7 +1749,11 @@ fn print_table(ctx: &Ctx, fsync: &Fsync, rows: &[Row], sqlite: &BackendSummary, 
         t,
         "| stripped release vaultd ≤ 6 MiB | {:.2} MiB ({size} bytes{}) | {} |",
         size as f64 / 1048576.0,
-        if stripped { ", stripped" } else { ", NOT stripped" },
+        if stripped {
+            ", stripped"
+        } else {
+            ", NOT stripped"
+        },
         verdict(size <= 6 * 1048576)
     );
     print!("{t}");
@@ -1659,7 +1798,10 @@ fn growth(ctx: &Ctx, users: usize, entries: usize) -> Res<()> {
                 "INSERT INTO entries (user_id, site, username, password, version, updated_at)
                  SELECT id, ?2, ?3, ?4, 1, ?5 FROM users WHERE username = ?1",
             )?;
-            let (u, p) = ("u".repeat(ENTRY_USERNAME_LEN), "p".repeat(ENTRY_PASSWORD_LEN));
+            let (u, p) = (
+                "u".repeat(ENTRY_USERNAME_LEN),
+                "p".repeat(ENTRY_PASSWORD_LEN),
+            );
             for n in sizes {
                 let user = format!("growth-e{n}");
                 for i in 0..n {
@@ -1680,12 +1822,31 @@ fn growth(ctx: &Ctx, users: usize, entries: usize) -> Res<()> {
         let mut rows = Vec::new();
         let one = vec![tokens[0].clone(), site_name("e10", 5)];
         wrk_run(
-            ctx, server, None, label, "warm-up", Kind::Read, "/get", "get.lua", 16, &one, 1.0,
+            ctx,
+            server,
+            None,
+            label,
+            "warm-up",
+            Kind::Read,
+            "/get",
+            "get.lua",
+            16,
+            &one,
+            1.0,
         )?;
         for c in [1, 16] {
             rows.push(wrk_run(
-                ctx, server, None, label, "/get one entry", Kind::Read, "/get", "get.lua", c,
-                &one, ctx.duration,
+                ctx,
+                server,
+                None,
+                label,
+                "/get one entry",
+                Kind::Read,
+                "/get",
+                "get.lua",
+                c,
+                &one,
+                ctx.duration,
             )?);
         }
         for (i, n) in sizes.iter().enumerate() {
@@ -1752,7 +1913,9 @@ fn growth(ctx: &Ctx, users: usize, entries: usize) -> Res<()> {
     // /get all: time per request vs entries (one connection), fitted to
     // t = a + b·n by least squares.
     println!("\n/get of all entries, one connection: time per request vs entry count\n");
-    println!("| entries | small DB: p50 ms | server CPU ms / req | big DB: p50 ms | server CPU ms / req | big DB: µs per entry beyond 10 |");
+    println!(
+        "| entries | small DB: p50 ms | server CPU ms / req | big DB: p50 ms | server CPU ms / req | big DB: µs per entry beyond 10 |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|");
     let all: Vec<(&Row, &Row, usize)> = small
         .iter()
@@ -1800,7 +1963,11 @@ fn fit(pts: &[(f64, f64)]) -> (f64, f64, f64) {
     let syy: f64 = pts.iter().map(|(_, y)| (y - my).powi(2)).sum();
     let b = sxy / sxx.max(1e-12);
     let a = my - b * mx;
-    let r2 = if syy > 0.0 { sxy * sxy / (sxx * syy) } else { 1.0 };
+    let r2 = if syy > 0.0 {
+        sxy * sxy / (sxx * syy)
+    } else {
+        1.0
+    };
     (a, b, r2)
 }
 
@@ -1841,11 +2008,10 @@ fn bulk_insert(db: &Path, users: usize, entries: usize, now: i64) -> Res<()> {
     let mut conn = rusqlite::Connection::open(db)?;
     conn.execute_batch("PRAGMA synchronous = OFF;")?;
     // A real record, so that the rows look like real ones.
-    let record: Vec<u8> = conn.query_row(
-        "SELECT record FROM users ORDER BY id LIMIT 1",
-        [],
-        |r| r.get(0),
-    )?;
+    let record: Vec<u8> =
+        conn.query_row("SELECT record FROM users ORDER BY id LIMIT 1", [], |r| {
+            r.get(0)
+        })?;
     let mut mix = Mix(0x5eed);
     let per_user = entries / users.max(1);
     let extra = entries % users.max(1);

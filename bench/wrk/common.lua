@@ -23,3 +23,21 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency.mean, latency.max))
 end
+
+-- Profiling (bench/profile.sh): with BENCH_COUNT=N in the environment, wrk
+-- exits right after the N-th response, so the server has served exactly N
+-- requests; a status of 400 or more stops it with an error.
+local count = tonumber(os.getenv("BENCH_COUNT") or "")
+if count then
+  local seen = 0
+  function response(status, headers, body)
+    if status >= 400 then
+      io.stderr:write("BENCH_COUNT: status " .. status .. "\n")
+      os.exit(2)
+    end
+    seen = seen + 1
+    if seen >= count then
+      os.exit(0)
+    end
+  end
+end
