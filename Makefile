@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NPM   ?= npm
 
-.PHONY: run test build release interop-deps fuzz-api fmt lint clean
+.PHONY: run test build release interop-deps fuzz-api bench fmt lint clean
 
 # Build and serve on the embedded SQLite default. Creates .env (secrets) and
 # vaultd.db in this directory on first run. VAULTD_BIND (default
@@ -41,3 +41,25 @@ lint:
 
 clean:
 	$(CARGO) clean
+
+# The HTTP throughput benchmark of issue 6 (docs/PERFORMANCE.md): ceilings,
+# vaultd on SQLite and (when its server binaries are installed) PostgreSQL,
+# driven by wrk on loopback; prints one Markdown table. About 5 minutes after
+# the build. BENCH_GROWTH=1 adds the 100 000-user / 1 000 000-entry part
+# (about 2 more minutes). BENCH_ARGS go to bench-http (`--help`).
+# The login benchmark of issue 4 is separate: bench/login.sh.
+BENCH_ARGS ?=
+bench:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update && apt-get install -y wrk; \
+		else \
+			echo "make bench needs wrk: install it (Debian: sudo apt-get install wrk)"; exit 1; \
+		fi; \
+	fi
+	$(CARGO) build --release --bin vaultd --example bench-http --example bench-bare --example bench-fsync
+	target="$${CARGO_TARGET_DIR:-target}"; \
+	"$$target/release/examples/bench-http" --vaultd "$$target/release/vaultd" \
+		--bare "$$target/release/examples/bench-bare" \
+		--fsync "$$target/release/examples/bench-fsync" \
+		$(if $(filter 1,$(BENCH_GROWTH)),--growth) $(BENCH_ARGS)

@@ -4,7 +4,16 @@
 //! revocation counter when the token was made. The caller compares `rev` with
 //! the stored counter on every request, which is how `/logout` and a password
 //! change end every earlier token.
+//!
+//! Checking a token's signature and decoding its claims is about a third of
+//! the server's work for a small request (docs/PERFORMANCE.md, issue 6), and a
+//! client sends the same token many times. So the tokens that verified
+//! recently are remembered, byte for byte, with their claims: a token seen
+//! again only has its time limits checked again, the same checks jwt-simple
+//! makes, against the clock of that moment.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine;
@@ -15,6 +24,9 @@ use jwt_simple::prelude::*;
 const CLOCK_TOLERANCE: Duration = Duration::from_secs(60);
 /// Tokens longer than this are rejected before any parsing.
 const MAX_TOKEN_LEN: usize = 1024;
+/// How many verified tokens are remembered (about 300 bytes each); when
+/// full, the memory is emptied and refills with the tokens in use.
+const VERIFIED_CAPACITY: usize = 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct RevClaim {
@@ -30,9 +42,33 @@ pub struct Session {
     pub issued_at: u64,
 }
 
+/// A token whose signature and claims were checked: what it says, and the
+/// claims that decide, as time passes, whether it is still valid.
+struct Verified {
+    session: Session,
+    issued_at: Option<UnixTimeStamp>,
+    invalid_before: Option<UnixTimeStamp>,
+    expires_at: UnixTimeStamp,
+}
+
+impl Verified {
+    /// jwt-simple's time checks (`JWTClaims::validate`) with our options:
+    /// not issued in the future, valid already, not expired, each within
+    /// the clock tolerance.
+    fn in_time(&self, now: UnixTimeStamp) -> bool {
+        let tolerance: UnixTimeStamp = CLOCK_TOLERANCE.into();
+        self.issued_at.is_none_or(|iat| iat <= now + tolerance)
+            && self.invalid_before.is_none_or(|nbf| now + tolerance >= nbf)
+            && now >= tolerance
+            && now - tolerance <= self.expires_at
+    }
+}
+
 pub struct TokenKeys {
     key: HS256Key,
     ttl: Duration,
+    /// Recently verified tokens, by their exact text.
+    verified: Mutex<HashMap<String, Verified>>,
 }
 
 impl TokenKeys {
@@ -40,7 +76,14 @@ impl TokenKeys {
         TokenKeys {
             key: HS256Key::from_bytes(jwt_key),
             ttl: Duration::from_secs(ttl_seconds),
+            verified: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
+        // Poisoned only by a panic between two map operations; the map is
+        // still a valid cache.
+        self.verified.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn ttl_seconds(&self) -> u64 {
@@ -64,6 +107,16 @@ impl TokenKeys {
         if token.len() > MAX_TOKEN_LEN {
             return None;
         }
+        {
+            let mut verified = self.verified();
+            if let Some(v) = verified.get(token) {
+                if v.in_time(Clock::now_since_epoch()) {
+                    return Some(v.session.clone());
+                }
+                // Expired: forget it; the full check below says no.
+                verified.remove(token);
+            }
+        }
         let options = VerificationOptions {
             time_tolerance: Some(CLOCK_TOLERANCE.into()),
             max_token_length: Some(MAX_TOKEN_LEN),
@@ -74,12 +127,26 @@ impl TokenKeys {
             .verify_token::<RevClaim>(token, Some(options))
             .ok()?;
         // jwt-simple accepts a token without `exp`; ours always have one.
-        claims.expires_at?;
-        Some(Session {
+        let expires_at = claims.expires_at?;
+        let session = Session {
             user_id: claims.subject?.parse().ok()?,
             rev: claims.custom.rev,
             issued_at: claims.issued_at?.as_secs(),
-        })
+        };
+        let mut verified = self.verified();
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(
+            token.to_string(),
+            Verified {
+                session: session.clone(),
+                issued_at: claims.issued_at,
+                invalid_before: claims.invalid_before,
+                expires_at,
+            },
+        );
+        Some(session)
     }
 }
 
@@ -131,6 +198,65 @@ mod tests {
         assert!(keys.verify("").is_none());
         assert!(keys.verify("a.b.c").is_none());
         assert!(keys.verify(&"a".repeat(5000)).is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_for_expiry() {
+        let keys = TokenKeys::new(KEY, 3600);
+        let token = keys.issue(5, 1).unwrap();
+        assert_eq!(keys.verify(&token).unwrap().user_id, 5);
+        // Seen again: from memory, same answer.
+        assert_eq!(keys.verify(&token), keys.verify(&token));
+        assert_eq!(keys.verified().len(), 1);
+        // Pretend its expiry passed two minutes ago: the memory no longer
+        // vouches for it, and the full check decides (here: still valid, so
+        // it is remembered again with its real expiry).
+        let now = Clock::now_since_epoch();
+        let past = now - jwt_simple::prelude::Duration::from_secs(120);
+        keys.verified().get_mut(&token).unwrap().expires_at = past;
+        assert!(!keys.verified()[&token].in_time(now));
+        assert_eq!(keys.verify(&token).unwrap().rev, 1);
+        assert!(keys.verified()[&token].expires_at > now);
+        // Only verified tokens are remembered.
+        assert!(keys.verify("a.b.c").is_none());
+        assert_eq!(keys.verified().len(), 1);
+    }
+
+    #[test]
+    fn the_memory_of_verified_tokens_is_bounded() {
+        let keys = TokenKeys::new(KEY, 3600);
+        for i in 0..(VERIFIED_CAPACITY as i64 + 10) {
+            let token = keys.issue(i, 0).unwrap();
+            assert_eq!(keys.verify(&token).unwrap().user_id, i);
+        }
+        assert!(keys.verified().len() <= VERIFIED_CAPACITY);
+    }
+
+    #[test]
+    fn remembered_time_checks_match_jwt_simple() {
+        let now = Clock::now_since_epoch();
+        let s = jwt_simple::prelude::Duration::from_secs;
+        let v = |iat: Option<u64>, nbf: Option<u64>, exp: u64| Verified {
+            session: Session {
+                user_id: 1,
+                rev: 0,
+                issued_at: 0,
+            },
+            issued_at: iat.map(s),
+            invalid_before: nbf.map(s),
+            expires_at: s(exp),
+        };
+        let t = now.as_secs();
+        assert!(v(Some(t), None, t + 3600).in_time(now));
+        // exp: 60 s of tolerance, then no more.
+        assert!(v(Some(t - 3650), None, t - 50).in_time(now));
+        assert!(!v(Some(t - 3700), None, t - 70).in_time(now));
+        // iat in the future: 60 s of tolerance.
+        assert!(v(Some(t + 50), None, t + 3600).in_time(now));
+        assert!(!v(Some(t + 70), None, t + 3600).in_time(now));
+        // nbf: the same.
+        assert!(v(Some(t), Some(t + 50), t + 3600).in_time(now));
+        assert!(!v(Some(t), Some(t + 70), t + 3600).in_time(now));
     }
 
     #[test]

@@ -58,8 +58,19 @@ CREATE TABLE IF NOT EXISTS invites (
 );
 ";
 
-const USER_COLUMNS: &str = "id, username, record, vault_key, rev, epoch";
-const ENTRY_COLUMNS: &str = "site, username, password, version, updated_at";
+// The columns that `user_from_row` and `entry_from_row` read, in order.
+// Macros, so that `concat!` makes each query one constant string: the
+// statement cache is looked up without formatting the SQL on every call.
+macro_rules! user_columns {
+    () => {
+        "id, username, record, vault_key, rev, epoch"
+    };
+}
+macro_rules! entry_columns {
+    () => {
+        "site, username, password, version, updated_at"
+    };
+}
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -297,8 +308,10 @@ impl Store for SqliteStore {
 
     fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
         self.read(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE username = ?1"
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE username = ?1"
             ))?
             .query_row([username], user_from_row)
             .optional()
@@ -307,9 +320,13 @@ impl Store for SqliteStore {
 
     fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
-                .query_row([id], user_from_row)
-                .optional()
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = ?1"
+            ))?
+            .query_row([id], user_from_row)
+            .optional()
         })
     }
 
@@ -337,9 +354,10 @@ impl Store for SqliteStore {
         vault_key: Option<&str>,
     ) -> StoreResult<User> {
         self.write(|tx| {
-            tx.prepare_cached(&format!(
+            tx.prepare_cached(concat!(
                 "UPDATE users SET record = ?2, vault_key = ?3, rev = rev + 1, epoch = epoch + 1
-                 WHERE id = ?1 RETURNING {USER_COLUMNS}"
+                 WHERE id = ?1 RETURNING ",
+                user_columns!()
             ))
             .and_then(|mut s| {
                 s.query_row(
@@ -479,8 +497,10 @@ impl Store for SqliteStore {
 
     fn get_entry(&self, user: i64, site: &str) -> StoreResult<Option<Entry>> {
         self.read(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM entries WHERE user_id = ?1 AND site = ?2"
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE user_id = ?1 AND site = ?2"
             ))?
             .query_row(params![user, site.as_bytes()], entry_from_row)
             .optional()
@@ -489,8 +509,10 @@ impl Store for SqliteStore {
 
     fn list_entries(&self, user: i64) -> StoreResult<Vec<Entry>> {
         self.read(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM entries WHERE user_id = ?1 ORDER BY site"
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE user_id = ?1 ORDER BY site"
             ))?
             .query_map([user], entry_from_row)?
             .collect()
