@@ -864,8 +864,9 @@ fn startup_errors_name_the_fix() {
     assert!(!dir.0.join(".env").exists());
 }
 
-/// Idle connections, slow bodies and half-sent headers do not stop a new
-/// client from being served (each holds only its own connection thread).
+/// A thousand idle connections, slow bodies and half-sent headers do not
+/// stop a new client from being served (each holds only its own connection
+/// thread, and gives it back after the 20 s socket timeout).
 #[test]
 fn slow_and_idle_clients_do_not_block_others() {
     use std::io::Write;
@@ -873,7 +874,12 @@ fn slow_and_idle_clients_do_not_block_others() {
     let Some(server) = TestServer::start(Backend::Sqlite) else {
         return;
     };
+    // A thousand idle connections, and a few slow senders of headers and
+    // bodies (slowloris), all held open.
     let mut held = Vec::new();
+    for _ in 0..1000 {
+        held.push(TcpStream::connect(server.addr).unwrap());
+    }
     for i in 0..24 {
         let mut s = TcpStream::connect(server.addr).unwrap();
         let partial: &[u8] = match i % 3 {
