@@ -83,9 +83,12 @@ impl Connection {
     /// thread.
     pub(crate) fn set_timeouts(&self, timeout: std::time::Duration) {
         let _ = match self {
+            // No Nagle: a response is written as head then body, and the
+            // body would otherwise wait for the client's delayed ACK (40 ms).
             Self::Tcp(s) => s
                 .set_read_timeout(Some(timeout))
-                .and_then(|()| s.set_write_timeout(Some(timeout))),
+                .and_then(|()| s.set_write_timeout(Some(timeout)))
+                .and_then(|()| s.set_nodelay(true)),
             #[cfg(unix)]
             Self::Unix(s) => s
                 .set_read_timeout(Some(timeout))
