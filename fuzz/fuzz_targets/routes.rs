@@ -1,7 +1,7 @@
 //! Every route of `vaultd::api::ROUTES`, called through its real handler with
 //! arbitrary body bytes, on a real SQLite store.
 //!
-//! Input: up to 8 calls separated by the byte 0xFF (which valid UTF-8, hence
+//! Input: up to 24 calls separated by the byte 0xFF (which valid UTF-8, hence
 //! valid JSON, never holds). A call is
 //!
 //!   [route] [who] body...
@@ -49,7 +49,7 @@ use vaultd::error::ApiError;
 use vaultd::store::{PendingLogin, SqliteStore, Store, unix_now};
 use vaultd_fuzz::{JWT_KEY, b64, login_finish, login_start, register, scratch_dir, server_setup};
 
-const MAX_CALLS: usize = 8;
+const MAX_CALLS: usize = 24;
 const ALICE: i64 = 1;
 const BOB: i64 = 2;
 const INVITE: &str = "fuzz-invite";
