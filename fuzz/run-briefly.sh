@@ -59,7 +59,11 @@ for target in "${targets[@]}"; do
         echo "run-briefly: $target FOUND A PROBLEM; input in fuzz/artifacts/$target/" >&2
         exit 1
     fi
-    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
         "work/$target.log" | sed "s/^/run-briefly: $target: /"
 done
-echo "run-briefly: ${#targets[@]} target(s), ${seconds}s each, no finding"
+if ((seconds > 0)); then
+    echo "run-briefly: ${#targets[@]} target(s), ${seconds}s each, no finding"
+else
+    echo "run-briefly: ${#targets[@]} target(s), every corpus input replayed, no finding"
+fi

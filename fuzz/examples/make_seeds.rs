@@ -153,7 +153,11 @@ fn routes() {
         "routes",
         "account",
         &calls(&[
-            ("/account/password", '1', r#"{"registration_request":"$RREQ"}"#),
+            (
+                "/account/password",
+                '1',
+                r#"{"registration_request":"$RREQ"}"#,
+            ),
             (
                 "/account/password/finish",
                 '1',
@@ -197,9 +201,8 @@ fn token() {
     let mut signed = b"2".to_vec();
     signed.extend_from_slice(br#"{"alg":"HS256","typ":"JWT"}"#);
     signed.push(0xFF);
-    signed.extend_from_slice(
-        br#"{"sub":"1","rev":0,"iat":1700000000,"exp":99999999999,"jti":"x"}"#,
-    );
+    signed
+        .extend_from_slice(br#"{"sub":"1","rev":0,"iat":1700000000,"exp":99999999999,"jti":"x"}"#);
     write("token", "signed", &signed);
     let mut other_alg = b"2".to_vec();
     other_alg.extend_from_slice(br#"{"alg":"HS512","typ":"JWT"}"#);
@@ -225,23 +228,63 @@ fn opaque() {
     let response = start.message.serialize().to_vec();
     let finalization = login_finish(client, b"alice password", &response, 5).unwrap();
     let with_mode = |mode: u8, bytes: &[u8]| [&[mode][..], bytes].concat();
-    write("opaque", "0-registration-request", &with_mode(b'0', &alice.request));
-    write("opaque", "1-registration-upload", &with_mode(b'1', &alice.upload));
+    write(
+        "opaque",
+        "0-registration-request",
+        &with_mode(b'0', &alice.request),
+    );
+    write(
+        "opaque",
+        "1-registration-upload",
+        &with_mode(b'1', &alice.upload),
+    );
     write("opaque", "2-credential-request", &with_mode(b'2', &request));
-    write("opaque", "3-credential-finalization", &with_mode(b'3', &finalization));
-    write("opaque", "4-server-login", &with_mode(b'4', &start.state.serialize()));
+    write(
+        "opaque",
+        "3-credential-finalization",
+        &with_mode(b'3', &finalization),
+    );
+    write(
+        "opaque",
+        "4-server-login",
+        &with_mode(b'4', &start.state.serialize()),
+    );
     write("opaque", "5-record", &with_mode(b'5', &record));
     write("opaque", "6-seal", b"6\x05login0123456789abcdef0123456789");
-    write("opaque", "7-credential-response", &with_mode(b'7', &response));
-    write("opaque", "8-server-setup", &with_mode(b'8', &setup.serialize()));
+    write(
+        "opaque",
+        "7-credential-response",
+        &with_mode(b'7', &response),
+    );
+    write(
+        "opaque",
+        "8-server-setup",
+        &with_mode(b'8', &setup.serialize()),
+    );
 }
 
 fn body() {
     // The first byte is the index of the allowed-field list in `ALLOWED`.
-    write("body", "add", b"\x02{\"site\":\"a\\u0000b\",\"password\":\"p\",\"username\":null}");
-    write("body", "change", b"\x03{\"site\":\"s\",\"version\":-9223372036854775808,\"username\":\"\"}");
-    write("body", "login-finish", b"\x07{\"login_id\":\"AAEC\",\"credential_finalization\":\"_-8\"}");
-    write("body", "wrong-types", b"\x05{\"username\":1,\"registration_record\":[],\"vault_key\":{}}");
+    write(
+        "body",
+        "add",
+        b"\x02{\"site\":\"a\\u0000b\",\"password\":\"p\",\"username\":null}",
+    );
+    write(
+        "body",
+        "change",
+        b"\x03{\"site\":\"s\",\"version\":-9223372036854775808,\"username\":\"\"}",
+    );
+    write(
+        "body",
+        "login-finish",
+        b"\x07{\"login_id\":\"AAEC\",\"credential_finalization\":\"_-8\"}",
+    );
+    write(
+        "body",
+        "wrong-types",
+        b"\x05{\"username\":1,\"registration_record\":[],\"vault_key\":{}}",
+    );
     write("body", "unknown-field", b"\x01{\"site\":\"x\",\"sitE\":1}");
     write("body", "not-json", b"\x00{\"a\xff\":1");
 }

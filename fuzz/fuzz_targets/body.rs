@@ -60,7 +60,11 @@ fn check_field(body: &Body, name: &str, value: Option<&Value>) {
             bad(body.opt_i64(name));
             match body.bytes(name) {
                 Ok(bytes) => {
-                    assert_eq!(URL_SAFE_NO_PAD.encode(&bytes), *s, "non-canonical base64url");
+                    assert_eq!(
+                        URL_SAFE_NO_PAD.encode(&bytes),
+                        *s,
+                        "non-canonical base64url"
+                    );
                     assert_eq!(body.opt_bytes(name).unwrap(), Some(bytes));
                 }
                 Err(e) => {
@@ -101,7 +105,10 @@ fuzz_target!(|data: &[u8]| {
     let object = match &reference {
         Some(Value::Object(map)) if map.keys().all(|k| allowed.contains(&k.as_str())) => map,
         _ => {
-            assert!(parsed.is_err(), "accepted a body that is not an allowed object");
+            assert!(
+                parsed.is_err(),
+                "accepted a body that is not an allowed object"
+            );
             bad(parsed.map(|_| ()));
             return;
         }

@@ -75,11 +75,18 @@ fn check_accepted(token: &str, session: &Session) {
     // token signed with `"exp": -1` never expires). Only the holder of
     // JWT_KEY can sign, and vaultd signs `exp` = `iat` + TTL only, so the
     // checks hold for the timestamps it can meet.
-    let exp = claims["exp"].as_f64().expect("accepted a token without `exp`");
-    let iat = claims["iat"].as_f64().expect("accepted a token without `iat`");
+    let exp = claims["exp"]
+        .as_f64()
+        .expect("accepted a token without `exp`");
+    let iat = claims["iat"]
+        .as_f64()
+        .expect("accepted a token without `iat`");
     let representable = |t: f64| (0.0..4_294_967_296.0).contains(&t);
     if representable(exp) {
-        assert!(exp + 60.0 >= now() as f64, "accepted an expired token: {claims}");
+        assert!(
+            exp + 60.0 >= now() as f64,
+            "accepted an expired token: {claims}"
+        );
     }
     if representable(iat) {
         assert_eq!(iat.trunc() as u64, session.issued_at, "iat read wrong");
@@ -92,7 +99,10 @@ fn check_accepted(token: &str, session: &Session) {
 }
 
 fn json(segment: &str) -> Option<Value> {
-    serde_json::from_str(&String::from_utf8_lossy(&URL_SAFE_NO_PAD.decode(segment).ok()?)).ok()
+    serde_json::from_str(&String::from_utf8_lossy(
+        &URL_SAFE_NO_PAD.decode(segment).ok()?,
+    ))
+    .ok()
 }
 
 fn verify(token: &str) -> Option<Session> {
@@ -131,10 +141,13 @@ fuzz_target!(|data: &[u8]| {
                 let i = usize::from(pair[0]) * 4 % changed.len();
                 changed[i] ^= pair[1];
             }
-            if changed != token.as_bytes() {
-                if let Some(other) = verify(&String::from_utf8_lossy(&changed)) {
-                    assert_eq!(other, session, "a changed token verified to another session");
-                }
+            if changed != token.as_bytes()
+                && let Some(other) = verify(&String::from_utf8_lossy(&changed))
+            {
+                assert_eq!(
+                    other, session,
+                    "a changed token verified to another session"
+                );
             }
         }
         _ => {
@@ -146,7 +159,10 @@ fuzz_target!(|data: &[u8]| {
                 URL_SAFE_NO_PAD.encode(header),
                 URL_SAFE_NO_PAD.encode(payload)
             );
-            let token = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(hs256(signed.as_bytes())));
+            let token = format!(
+                "{signed}.{}",
+                URL_SAFE_NO_PAD.encode(hs256(signed.as_bytes()))
+            );
             verify(&token);
         }
     }
