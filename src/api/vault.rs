@@ -60,6 +60,8 @@ pub fn add(app: &App, call: &Call) -> Result<Reply, ApiError> {
     {
         Ok(entry) => Reply::created(json!({ "site": entry.site, "version": entry.version })),
         Err(StoreError::Conflict) => Err(ApiError::Conflict("an entry for this site exists")),
+        // The account was deleted after its token was checked.
+        Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
         Err(e) => Err(e.into()),
     }
 }

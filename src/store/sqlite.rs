@@ -181,8 +181,25 @@ fn map_error(err: rusqlite::Error) -> StoreError {
     }
 }
 
+/// A duplicate key (primary key or UNIQUE), not any constraint: a foreign-key
+/// failure (the user was deleted meanwhile) is not a conflict.
 fn is_unique_violation(err: &rusqlite::Error) -> bool {
-    err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+/// A foreign-key failure: the row refers to a user that no longer exists,
+/// answered like PostgreSQL's 23503, as `NotFound`.
+fn is_missing_reference(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+    )
 }
 
 fn text(bytes: Vec<u8>) -> String {
@@ -490,6 +507,7 @@ impl Store for SqliteStore {
                     updated_at: now,
                 }),
                 Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
+                Err(e) if is_missing_reference(&e) => Err(StoreError::NotFound),
                 Err(e) => Err(map_error(e)),
             }
         })

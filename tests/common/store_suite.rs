@@ -423,6 +423,16 @@ pub fn entries_change(s: &dyn Store) {
     assert_eq!(s.get_entry(alice.id, "nosite"), Ok(None));
 }
 
+pub fn entries_for_a_deleted_user_are_not_found(s: &dyn Store) {
+    let gone = user(s, "gone");
+    s.delete_user(gone.id).unwrap();
+    // A user deleted between the token check and the write: not a conflict.
+    assert_eq!(
+        s.add_entry(gone.id, "site", None, "pw", NOW),
+        Err(StoreError::NotFound)
+    );
+}
+
 pub fn entries_delete(s: &dyn Store) {
     let alice = user(s, "alice");
     let bob = user(s, "bob");
@@ -515,6 +525,7 @@ macro_rules! store_tests {
             entries_round_trip_bytes_and_sort_by_bytes,
             entries_change,
             entries_delete,
+            entries_for_a_deleted_user_are_not_found,
             entries_change_race_has_one_winner,
         );
     };
