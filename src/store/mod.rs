@@ -15,7 +15,7 @@ pub use self::sqlite::{backup as sqlite_backup, restore as sqlite_restore};
 pub const SCHEMA_VERSION: i64 = 1;
 
 /// Why a storage call failed. Messages never hold SQL or data.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// The row that the call would create already exists.
     Conflict,

@@ -1,16 +1,21 @@
 //! The embedded default: SQLite in WAL mode with `synchronous=FULL`, so that a
 //! write acknowledged to a client survives a crash or a power cut.
 //!
-//! Writes go through one connection behind a mutex (SQLite has one writer at
-//! a time anyway; queueing on a mutex is cheaper and fairer than spinning on
-//! `SQLITE_BUSY`), inside `BEGIN IMMEDIATE` so that another process sharing
-//! the file cannot interleave. Reads use a pool of connections.
+//! Writes go through one connection owned by a committer thread (SQLite has
+//! one writer at a time anyway). The committer takes every write that is
+//! waiting, runs each in its own savepoint inside one `BEGIN IMMEDIATE`
+//! transaction, commits once and only then answers them all: concurrent
+//! writes share one fsync (group commit) and each still succeeds or fails on
+//! its own. `BEGIN IMMEDIATE` keeps another process sharing the file from
+//! interleaving. Reads use a pool of connections.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::{
     Entry, EntryChange, PendingLogin, SCHEMA_VERSION, Store, StoreError, StoreResult, User,
@@ -74,7 +79,7 @@ macro_rules! entry_columns {
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    committer: Committer,
     readers: r2d2::Pool<ReaderManager>,
 }
 
@@ -82,7 +87,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file. `readers` is the size of
     /// the read pool, normally the number of worker threads.
     pub fn open(path: &Path, readers: u32) -> StoreResult<SqliteStore> {
-        let writer = open_connection(path)?;
+        let committer = Committer::start(open_connection(path)?)?;
         let readers = r2d2::Pool::builder()
             .max_size(readers.max(1))
             .min_idle(Some(0))
@@ -92,7 +97,7 @@ impl SqliteStore {
             });
         Ok(SqliteStore {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            committer,
             readers,
         })
     }
@@ -110,22 +115,200 @@ impl SqliteStore {
         f(&conn).map_err(map_error)
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction and commits when it returns
-    /// `Ok`; any error rolls everything back.
-    fn write<T>(
+    /// Runs `f` as one durable write: it is committed (and fsynced) before
+    /// this returns `Ok`; an error leaves nothing of it behind.
+    fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        // A poisoned mutex only means another request panicked while holding
-        // it; the connection itself rolled back and is still usable.
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(map_error)?;
-        let value = f(&tx)?;
-        tx.commit().map_err(map_error)?;
-        Ok(value)
+        self.committer.run(Durability::Full, f)
     }
+
+    /// Like `write`, for state that may be lost in a power cut: its commit is
+    /// not fsynced on its own (it becomes durable with the next full write or
+    /// checkpoint). WAL keeps the database consistent either way.
+    fn write_ephemeral<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.committer.run(Durability::Ephemeral, f)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Group commit
+
+/// At most this many writes share one transaction, so that one batch cannot
+/// hold the write lock for long.
+const MAX_BATCH: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Fsynced at commit (`synchronous = FULL`): vault data and accounts.
+    Full,
+    /// Not fsynced at commit (`synchronous = NORMAL`): pending logins, which
+    /// live 60 seconds; losing one only makes its client log in again.
+    Ephemeral,
+}
+
+/// A write waiting for the committer. `run` gets the connection inside the
+/// batch's transaction (or why there is none), does its work in a savepoint
+/// and returns what to do once the batch is committed or not.
+struct Job {
+    durability: Durability,
+    run: Box<dyn FnOnce(StoreResult<&Connection>) -> Completion + Send>,
+}
+
+type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
+impl Job {
+    /// The job for `f`, and where its outcome arrives: `f`'s value once the
+    /// batch is committed, else `f`'s error or the batch's.
+    fn new<T: Send + 'static>(
+        durability: Durability,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> (Job, mpsc::Receiver<StoreResult<T>>) {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let run = move |conn: StoreResult<&Connection>| -> Completion {
+            let outcome = conn.and_then(|conn| in_savepoint(conn, f));
+            Box::new(move |committed: StoreResult<()>| {
+                let _ = reply.send(outcome.and_then(|value| committed.map(|()| value)));
+            })
+        };
+        let job = Job {
+            durability,
+            run: Box::new(run),
+        };
+        (job, answer)
+    }
+}
+
+struct Committer {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Committer {
+    fn start(conn: Connection) -> StoreResult<Committer> {
+        let (jobs, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-committer".into())
+            .spawn(move || commit_loop(conn, queue))
+            .map_err(|_| unavailable("cannot start the writer thread"))?;
+        Ok(Committer {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `f` and waits until its batch has been committed.
+    fn run<T: Send + 'static>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (job, answer) = Job::new(durability, f);
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok());
+        if !sent {
+            return Err(unavailable("the writer thread has stopped"));
+        }
+        answer
+            .recv()
+            .unwrap_or_else(|_| Err(unavailable("the writer thread has stopped")))
+    }
+}
+
+impl Drop for Committer {
+    /// Lets the committer finish what is queued and close its connection.
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The committer thread: waits for a write, takes every other write already
+/// queued behind it, and commits them together.
+fn commit_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+    let mut synchronous = Durability::Full; // as `configure` left it
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        let wanted = if batch.iter().any(|job| job.durability == Durability::Full) {
+            Durability::Full
+        } else {
+            Durability::Ephemeral
+        };
+        // SQLite refuses to change `synchronous` inside a transaction.
+        if wanted != synchronous && set_synchronous(&conn, wanted).is_ok() {
+            synchronous = wanted;
+        }
+        commit_batch(&conn, batch);
+    }
+}
+
+fn set_synchronous(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.execute_batch(match durability {
+        Durability::Full => "PRAGMA synchronous = FULL",
+        Durability::Ephemeral => "PRAGMA synchronous = NORMAL",
+    })
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    let began = execute(conn, "BEGIN IMMEDIATE");
+    let completions: Vec<Completion> = batch
+        .into_iter()
+        .map(|job| {
+            // A failed savepoint rolls the whole transaction back (see
+            // `in_savepoint`); the jobs after it must not run in autocommit.
+            let conn = match &began {
+                Ok(()) if conn.is_autocommit() => Err(unavailable("the batch was rolled back")),
+                Ok(()) => Ok(conn),
+                Err(e) => Err(e.clone()),
+            };
+            (job.run)(conn)
+        })
+        .collect();
+    let committed = began.and_then(|()| execute(conn, "COMMIT"));
+    if committed.is_err() && !conn.is_autocommit() {
+        let _ = execute(conn, "ROLLBACK");
+    }
+    for done in completions {
+        done(committed.clone());
+    }
+}
+
+/// Runs `f` in a savepoint, so that its failure undoes only its own work. A
+/// panic counts as a failure and stays in this thread.
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    execute(conn, "SAVEPOINT job")?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)))
+        .unwrap_or_else(|_| Err(unavailable("internal error")));
+    let closed = match outcome {
+        Ok(_) => execute(conn, "RELEASE job"),
+        Err(_) => execute(conn, "ROLLBACK TO job").and_then(|()| execute(conn, "RELEASE job")),
+    };
+    if let Err(e) = closed {
+        // Whatever state the savepoint is in, it must not be committed.
+        let _ = execute(conn, "ROLLBACK");
+        return Err(e);
+    }
+    outcome
+}
+
+/// Runs one statement through the statement cache.
+fn execute(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(|_| ())
+        .map_err(map_error)
 }
 
 struct ReaderManager {
@@ -287,7 +470,12 @@ impl Store for SqliteStore {
         invite: Option<&[u8]>,
         now: i64,
     ) -> StoreResult<User> {
-        self.write(|tx| {
+        // Owned copies: the write runs on the committer thread.
+        let username = username.to_string();
+        let record = record.to_vec();
+        let vault_key = vault_key.map(str::to_string);
+        let invite = invite.map(<[u8]>::to_vec);
+        self.write(move |tx| {
             if let Some(hash) = invite {
                 let spent = tx
                     .prepare_cached(
@@ -306,14 +494,19 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4)",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![username, record, vault_key.map(str::as_bytes), now])
+                    s.execute(params![
+                        username,
+                        record,
+                        vault_key.as_deref().map(str::as_bytes),
+                        now
+                    ])
                 });
             match inserted {
                 Ok(_) => Ok(User {
                     id: tx.last_insert_rowid(),
-                    username: username.to_string(),
-                    record: record.to_vec(),
-                    vault_key: vault_key.map(str::to_string),
+                    username,
+                    record,
+                    vault_key,
                     rev: 0,
                     epoch: 0,
                 }),
@@ -356,7 +549,7 @@ impl Store for SqliteStore {
     }
 
     fn revoke_tokens(&self, id: i64) -> StoreResult<i64> {
-        self.write(|tx| {
+        self.write(move |tx| {
             tx.prepare_cached("UPDATE users SET rev = rev + 1 WHERE id = ?1 RETURNING rev")
                 .and_then(|mut s| s.query_row([id], |row| row.get(0)).optional())
                 .map_err(map_error)?
@@ -370,18 +563,17 @@ impl Store for SqliteStore {
         record: &[u8],
         vault_key: Option<&str>,
     ) -> StoreResult<User> {
-        self.write(|tx| {
+        let record = record.to_vec();
+        let vault_key = vault_key.map(|k| k.as_bytes().to_vec());
+        self.write(move |tx| {
             tx.prepare_cached(concat!(
                 "UPDATE users SET record = ?2, vault_key = ?3, rev = rev + 1, epoch = epoch + 1
                  WHERE id = ?1 RETURNING ",
                 user_columns!()
             ))
             .and_then(|mut s| {
-                s.query_row(
-                    params![id, record, vault_key.map(str::as_bytes)],
-                    user_from_row,
-                )
-                .optional()
+                s.query_row(params![id, record, vault_key], user_from_row)
+                    .optional()
             })
             .map_err(map_error)?
             .ok_or(StoreError::NotFound)
@@ -389,7 +581,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_user(&self, id: i64) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write(move |tx| {
             // ON DELETE CASCADE removes entries and pending logins.
             let deleted = tx
                 .prepare_cached("DELETE FROM users WHERE id = ?1")
@@ -403,7 +595,8 @@ impl Store for SqliteStore {
     }
 
     fn put_login(&self, login: &PendingLogin, now: i64) -> StoreResult<()> {
-        self.write(|tx| {
+        let login = login.clone();
+        self.write_ephemeral(move |tx| {
             tx.prepare_cached("DELETE FROM pending_logins WHERE expires_at < ?1")
                 .and_then(|mut s| s.execute([now]))
                 .map_err(map_error)?;
@@ -427,7 +620,10 @@ impl Store for SqliteStore {
     }
 
     fn take_login(&self, id: &[u8], now: i64) -> StoreResult<Option<PendingLogin>> {
-        let taken = self.write(|tx| {
+        let id = id.to_vec();
+        // Ephemeral: a take lost in a power cut can only bring back a login
+        // that expires within 60 seconds, long before the machine is back.
+        let taken = self.write_ephemeral(move |tx| {
             tx.prepare_cached(
                 "DELETE FROM pending_logins WHERE id = ?1
                  RETURNING id, username, user_id, epoch, state, expires_at",
@@ -451,7 +647,8 @@ impl Store for SqliteStore {
     }
 
     fn create_invite(&self, hash: &[u8], expires_at: i64) -> StoreResult<()> {
-        self.write(|tx| {
+        let hash = hash.to_vec();
+        self.write(move |tx| {
             tx.prepare_cached("INSERT INTO invites (hash, expires_at) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![hash, expires_at]))
                 .map_err(|e| {
@@ -483,7 +680,14 @@ impl Store for SqliteStore {
         password: &str,
         now: i64,
     ) -> StoreResult<Entry> {
-        self.write(|tx| {
+        let entry = Entry {
+            site: site.to_string(),
+            username: username.map(str::to_string),
+            password: password.to_string(),
+            version: 1,
+            updated_at: now,
+        };
+        self.write(move |tx| {
             let inserted = tx
                 .prepare_cached(
                     "INSERT INTO entries (user_id, site, username, password, version, updated_at)
@@ -492,20 +696,14 @@ impl Store for SqliteStore {
                 .and_then(|mut s| {
                     s.execute(params![
                         user,
-                        site.as_bytes(),
-                        username.map(str::as_bytes),
-                        password.as_bytes(),
+                        entry.site.as_bytes(),
+                        entry.username.as_deref().map(str::as_bytes),
+                        entry.password.as_bytes(),
                         now
                     ])
                 });
             match inserted {
-                Ok(_) => Ok(Entry {
-                    site: site.to_string(),
-                    username: username.map(str::to_string),
-                    password: password.to_string(),
-                    version: 1,
-                    updated_at: now,
-                }),
+                Ok(_) => Ok(entry),
                 Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
                 Err(e) if is_missing_reference(&e) => Err(StoreError::NotFound),
                 Err(e) => Err(map_error(e)),
@@ -544,7 +742,9 @@ impl Store for SqliteStore {
         change: &EntryChange,
         now: i64,
     ) -> StoreResult<i64> {
-        self.write(|tx| {
+        let site = site.to_string();
+        let change = change.clone();
+        self.write(move |tx| {
             // One statement: the version check and the write cannot be split
             // by another writer. `?4`/`?6` say whether a field is to be set.
             let updated = tx
@@ -589,7 +789,8 @@ impl Store for SqliteStore {
     }
 
     fn delete_entry(&self, user: i64, site: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        let site = site.to_string();
+        self.write(move |tx| {
             let deleted = tx
                 .prepare_cached("DELETE FROM entries WHERE user_id = ?1 AND site = ?2")
                 .and_then(|mut s| s.execute(params![user, site.as_bytes()]))
@@ -650,5 +851,149 @@ fn step_all(copy: &rusqlite::backup::Backup<'_, '_>) -> Result<(), String> {
             // Busy/locked: a writer holds the lock for a moment.
             _ => std::thread::sleep(Duration::from_millis(20)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file of its own for one test.
+    fn scratch_path(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("vaultd-committer-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("db.sqlite")
+    }
+
+    /// A connection to a fresh database with one table `t`.
+    fn scratch(tag: &str) -> (PathBuf, Connection) {
+        let path = scratch_path(tag);
+        let conn = open_connection(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .unwrap();
+        (path, conn)
+    }
+
+    fn insert(key: &'static str) -> impl FnOnce(&Connection) -> StoreResult<()> + Send {
+        move |conn| {
+            conn.execute("INSERT INTO t (k) VALUES (?1)", [key])
+                .map(|_| ())
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict
+                    } else {
+                        map_error(e)
+                    }
+                })
+        }
+    }
+
+    fn keys(conn: &Connection) -> Vec<String> {
+        let mut statement = conn.prepare("SELECT k FROM t ORDER BY k").unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_write_in_a_batch_undoes_only_its_own_work() {
+        let (_path, conn) = scratch("isolation");
+        let (a, a_done) = Job::new(Durability::Full, insert("a"));
+        let (again, again_done) = Job::new(Durability::Full, insert("a"));
+        // Writes a row, then fails: the row must go with it.
+        let (half, half_done) = Job::new(Durability::Full, |conn: &Connection| {
+            insert("half")(conn)?;
+            Err::<(), _>(StoreError::NotFound)
+        });
+        let (panics, panics_done) =
+            Job::new(Durability::Full, |conn: &Connection| -> StoreResult<()> {
+                insert("panic")(conn)?;
+                panic!("a bug in one write");
+            });
+        let (b, b_done) = Job::new(Durability::Full, insert("b"));
+
+        commit_batch(&conn, vec![a, again, half, panics, b]);
+
+        assert_eq!(a_done.recv().unwrap(), Ok(()));
+        assert_eq!(again_done.recv().unwrap(), Err(StoreError::Conflict));
+        assert_eq!(half_done.recv().unwrap(), Err(StoreError::NotFound));
+        assert!(matches!(
+            panics_done.recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(b_done.recv().unwrap(), Ok(()));
+        assert!(conn.is_autocommit(), "the batch's transaction is closed");
+        assert_eq!(keys(&conn), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_batch_that_cannot_begin_fails_every_write_and_runs_none() {
+        let (path, conn) = scratch("locked");
+        conn.busy_timeout(Duration::from_millis(50)).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (a, a_done) = Job::new(Durability::Full, insert("a"));
+        let (b, b_done) = Job::new(Durability::Full, insert("b"));
+
+        commit_batch(&conn, vec![a, b]);
+
+        assert!(matches!(
+            a_done.recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(matches!(
+            b_done.recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
+        other.execute_batch("ROLLBACK").unwrap();
+        assert!(keys(&conn).is_empty());
+    }
+
+    #[test]
+    fn only_batches_of_ephemeral_writes_skip_the_fsync() {
+        let store = SqliteStore::open(&scratch_path("sync"), 1).unwrap();
+        let level = |conn: &Connection| -> StoreResult<i64> {
+            conn.query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .map_err(map_error)
+        };
+        const NORMAL: i64 = 1;
+        const FULL: i64 = 2;
+        assert_eq!(store.write(level), Ok(FULL));
+        assert_eq!(store.write_ephemeral(level), Ok(NORMAL));
+        assert_eq!(store.write(level), Ok(FULL));
+    }
+
+    #[test]
+    fn concurrent_writes_each_get_their_own_answer() {
+        let store = SqliteStore::open(&scratch_path("group"), 1).unwrap();
+        store
+            .write(|conn| {
+                conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
+                    .map_err(map_error)
+            })
+            .unwrap();
+        // 16 threads, 8 keys: every key is written by two threads at once.
+        const KEYS: [&str; 8] = ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"];
+        let outcomes: Vec<StoreResult<()>> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..16)
+                .map(|i| {
+                    let store = &store;
+                    s.spawn(move || store.write(insert(KEYS[i % 8])))
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+        let conflicts = outcomes
+            .iter()
+            .filter(|o| **o == Err(StoreError::Conflict))
+            .count();
+        assert_eq!((ok, conflicts), (8, 8));
+        let stored = store.read(|conn| Ok(keys(conn))).unwrap();
+        assert_eq!(stored, KEYS);
     }
 }
