@@ -156,9 +156,12 @@ enum Durability {
 /// and returns what to do once the batch is committed or not.
 struct Job {
     durability: Durability,
-    run: Box<dyn FnOnce(StoreResult<&Connection>) -> Completion + Send>,
+    run: Work,
 }
 
+/// Runs in the transaction (or learns why there is none).
+type Work = Box<dyn FnOnce(StoreResult<&Connection>) -> Completion + Send>;
+/// Hands the outcome to the waiting caller once the commit is known.
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
 impl Job {
