@@ -322,6 +322,10 @@ fn lost_connections_are_replaced_and_an_outage_is_survived() {
     // So does a transaction whose BEGIN failed.
     relay.cut();
     suite::user(&store, "bob");
+    relay.cut();
+    store
+        .put_login(&suite::login(1, None, suite::NOW + 60), suite::NOW)
+        .expect("a pending login after the cut");
     // An autocommit write is not run again (its outcome could be unknown):
     // it answers Unavailable, and the dead connection is dropped.
     relay.cut();
