@@ -313,14 +313,37 @@ fn lost_connections_are_replaced_and_an_outage_is_survived() {
     store.prepare(true).unwrap();
     let alice = suite::user(&store, "alice");
 
-    // Every pooled connection dies (a database restart, a NAT timeout): the
-    // next call gets a new one and succeeds.
+    // Every pooled connection dies (a database restart, a NAT timeout). A
+    // connection used within the last second is not pinged, so the next call
+    // meets the dead one: a read runs again on a new connection.
     relay.cut();
+    let used = Instant::now();
     assert_eq!(store.user_rev(alice.id), Ok(Some(0)));
+    // So does a transaction whose BEGIN failed.
+    relay.cut();
+    suite::user(&store, "bob");
     relay.cut();
     store
+        .put_login(&suite::login(1, None, suite::NOW + 60), suite::NOW)
+        .expect("a pending login after the cut");
+    // An autocommit write is not run again (its outcome could be unknown):
+    // it answers Unavailable, and the dead connection is dropped.
+    relay.cut();
+    let early = store.add_entry(alice.id, "early", None, "pw", suite::NOW);
+    if used.elapsed() < Duration::from_millis(900) {
+        // Well within the store's PING_AFTER_IDLE (1 s): no ping happened.
+        assert!(
+            matches!(early, Err(StoreError::Unavailable(_))),
+            "a write on a dead connection: {early:?}"
+        );
+        assert_eq!(store.get_entry(alice.id, "early"), Ok(None));
+    }
+    // A connection idle for longer than that is pinged and replaced first.
+    relay.cut();
+    thread::sleep(Duration::from_millis(1200));
+    store
         .add_entry(alice.id, "site", None, "pw", suite::NOW)
-        .expect("a write after the cut");
+        .expect("a write after the cut and a pause");
 
     // The database goes away: quick 503s, no hang, no panic.
     relay.stop();
@@ -353,6 +376,54 @@ fn lost_connections_are_replaced_and_an_outage_is_survived() {
         "the failed change left nothing"
     );
     relay.stop();
+}
+
+#[test]
+fn a_connection_ended_by_the_server_is_replaced_for_a_read() {
+    let Some((store, settings)) = fresh_store("terminated") else {
+        return;
+    };
+    let alice = suite::user(&store, "alice");
+    store
+        .add_entry(alice.id, "site", None, "pw", suite::NOW)
+        .unwrap();
+    // The pool's connection in steady use: not pinged on the next check-out.
+    let used = Instant::now();
+    assert!(store.get_entry(alice.id, "site").unwrap().is_some());
+
+    // The server ends every session on this test's database but ours (an
+    // administrator, a pooler, `idle_session_timeout`), and they are gone.
+    let mut admin = pg::pg_client(&settings);
+    let others = "FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    let ended: i64 = admin
+        .query_one(
+            &format!("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) {others}"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(ended >= 1, "the store had no connection to end");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while admin
+        .query_one(&format!("SELECT count(*) {others}"), &[])
+        .unwrap()
+        .get::<_, i64>(0)
+        > 0
+    {
+        assert!(Instant::now() < deadline, "the sessions did not end");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let idle = used.elapsed();
+
+    // The read meets the dead connection (unless the above took over a
+    // second, when a ping finds it first) and runs again on a new one.
+    let entry = store.get_entry(alice.id, "site");
+    assert_eq!(
+        entry.map(|e| e.map(|e| e.password)),
+        Ok(Some("pw".to_string())),
+        "a read {idle:?} after the last use"
+    );
 }
 
 #[test]

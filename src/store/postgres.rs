@@ -5,8 +5,12 @@
 //! call then answers `StoreError::Unavailable` after at most the pool's
 //! connection timeout (2 s) instead of hanging, and serves again as soon as
 //! the database is back. A connection that broke (server restart, network
-//! cut) is noticed on check-out (a ping, see `PostgresStore::conn`) or on
-//! return (`has_broken`) and replaced.
+//! cut) is replaced: one idle for more than `PING_AFTER_IDLE` is pinged on
+//! check-out (see `PostgresStore::conn`); one in steady use is not, and if it
+//! turns out dead on the first statement of a read or on the `BEGIN` of a
+//! transaction, the call runs again on a fresh connection (see
+//! `PostgresStore::with` and `PostgresStore::in_transaction`). A write whose
+//! outcome is unknown is never run again: it answers `Unavailable`.
 //!
 //! Strings that the client sends (site, entry username and password, vault
 //! key) are stored as BYTEA holding their UTF-8 bytes: PostgreSQL TEXT cannot
@@ -47,6 +51,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// connection (Linux `TCP_USER_TIMEOUT`): a vanished server is noticed within
 /// this time instead of after the kernel's default of many minutes.
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(2);
+/// A pooled connection unused for longer than this is pinged on check-out;
+/// one used more recently is not (a ping is a round trip of its own, which
+/// doubled the cost of every call).
+///
+/// Connections mostly die while idle: a database restart or failover between
+/// two requests, an idle timeout of a NAT, firewall, pooler or the server's
+/// `idle_session_timeout` (all of them seconds to hours). Under steady load a
+/// connection is reused within milliseconds and never pinged; when traffic is
+/// sparse, the ping costs a round trip that nobody is waiting for. One second
+/// keeps the window short in which a connection can die unnoticed: if it
+/// does, a read or a `BEGIN` is retried on a fresh connection, and only an
+/// autocommit write answers `Unavailable` (503), as it would had the
+/// connection died during that write.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Key of the advisory lock that serialises schema creation between
 /// processes ("vaultd" in ASCII).
@@ -177,9 +195,12 @@ type Statements = HashMap<&'static str, Statement>;
 struct PgConn {
     client: Client,
     statements: Statements,
-    /// False until first handed out: a new connection needs no ping.
-    used: bool,
-    /// Set when a ping failed: the pool discards the connection.
+    /// When it was last handed out; `None` for a new connection, which needs
+    /// no ping. Stamped at check-out rather than return, so the idle time it
+    /// measures is never shorter than the real one: at worst a ping too many.
+    last_used: Option<Instant>,
+    /// Set when the connection failed (or may be left inside a transaction):
+    /// the pool discards it on return.
     broken: bool,
 }
 
@@ -202,7 +223,7 @@ impl r2d2::ManageConnection for Manager {
         Ok(PgConn {
             client,
             statements: Statements::new(),
-            used: false,
+            last_used: None,
             broken: false,
         })
     }
@@ -300,6 +321,22 @@ fn map_err(e: ::postgres::Error) -> StoreError {
     }
 }
 
+/// Whether `e` means that the connection failed rather than the statement:
+/// it is closed, its socket failed (reset, `TCP_USER_TIMEOUT`), or the
+/// server ended the session (a FATAL error such as 57P01, sent by a server
+/// shutting down or by `pg_terminate_backend`).
+fn connection_failed(e: &::postgres::Error) -> bool {
+    use ::postgres::error::Severity;
+    e.is_closed()
+        || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+        || e.as_db_error().is_some_and(|db| {
+            matches!(
+                db.parsed_severity(),
+                Some(Severity::Fatal) | Some(Severity::Panic)
+            )
+        })
+}
+
 fn bad_value() -> StoreError {
     StoreError::Unavailable("the database returned an unexpected value".into())
 }
@@ -307,21 +344,58 @@ fn bad_value() -> StoreError {
 // ---------------------------------------------------------------------------
 // Statements with a cache
 
-/// A client (or a transaction) together with its connection's statement
-/// cache.
-struct Db<'a, C: GenericClient> {
-    client: &'a mut C,
-    statements: &'a mut Statements,
+/// A pooled connection as the store's calls see it: statements through the
+/// connection's cache, and the bookkeeping of connection failures.
+struct Db<'a> {
+    conn: &'a mut PgConn,
+    /// True until the first statement of a `with` call: a read that fails
+    /// there because the connection did may be run again.
+    first: bool,
+    /// Set when that first statement was a read (`SELECT`) and the
+    /// connection failed: nothing of the call was executed, and `with` runs
+    /// it again on a fresh connection. Never set for any other statement: a
+    /// write (or anything after one) whose connection failed may have been
+    /// executed and is never run twice.
+    retry: bool,
 }
 
-impl<C: GenericClient> Db<'_, C> {
+impl<'a> Db<'a> {
+    fn new(conn: &'a mut PgConn, first: bool) -> Db<'a> {
+        Db {
+            conn,
+            first,
+            retry: false,
+        }
+    }
+
     fn statement(&mut self, sql: &'static str) -> PgResult<Statement> {
-        if let Some(statement) = self.statements.get(sql) {
+        if let Some(statement) = self.conn.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(sql)?;
-        self.statements.insert(sql, statement.clone());
+        let statement = self.conn.client.prepare(sql)?;
+        self.conn.statements.insert(sql, statement.clone());
         Ok(statement)
+    }
+
+    /// Runs `sql` with `run`; a failed connection is marked broken.
+    fn run<T>(
+        &mut self,
+        sql: &'static str,
+        run: impl FnOnce(&mut Client, &Statement) -> PgResult<T>,
+    ) -> StoreResult<T> {
+        let first = std::mem::take(&mut self.first);
+        let result = match self.statement(sql) {
+            Ok(statement) => run(&mut self.conn.client, &statement),
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| {
+            if connection_failed(&e) {
+                self.conn.broken = true;
+                // The SELECTs here call no function that writes.
+                self.retry = first && sql.starts_with("SELECT ");
+            }
+            map_err(e)
+        })
     }
 
     fn query(
@@ -329,8 +403,7 @@ impl<C: GenericClient> Db<'_, C> {
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<Row>> {
-        let statement = self.statement(sql).map_err(map_err)?;
-        self.client.query(&statement, params).map_err(map_err)
+        self.run(sql, |client, statement| client.query(statement, params))
     }
 
     fn query_opt(
@@ -338,8 +411,7 @@ impl<C: GenericClient> Db<'_, C> {
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Option<Row>> {
-        let statement = self.statement(sql).map_err(map_err)?;
-        self.client.query_opt(&statement, params).map_err(map_err)
+        self.run(sql, |client, statement| client.query_opt(statement, params))
     }
 
     fn query_one(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Row> {
@@ -347,8 +419,7 @@ impl<C: GenericClient> Db<'_, C> {
     }
 
     fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
-        let statement = self.statement(sql).map_err(map_err)?;
-        self.client.execute(&statement, params).map_err(map_err)
+        self.run(sql, |client, statement| client.execute(statement, params))
     }
 }
 
@@ -412,6 +483,20 @@ const SQL_CHANGE_PASSWORD: &str = "UPDATE users \
      SET record = $2, vault_key = $3, rev = rev + 1, epoch = epoch + 1 WHERE id = $1 \
      RETURNING id, username, record, vault_key, rev, epoch";
 const SQL_DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+/// Opens the transactions of `put_login` and `take_login`, in one round trip.
+///
+/// Pending logins live 60 s, so their commits do not wait for the WAL to
+/// reach the disk. A database crash may lose the last few hundred
+/// milliseconds of such commits (never corrupting or reordering anything):
+/// a lost `put_login` only makes that client repeat its login; a lost
+/// `take_login` deletion can only bring that login id back for the rest of
+/// its at most 60 s. Every other transaction keeps `synchronous_commit` on.
+///
+/// As transactions they take three round trips (this, the statement,
+/// `COMMIT`) instead of one autocommit statement, but none waits for a WAL
+/// flush, which on a disk usually costs more than two round trips.
+const BEGIN_EPHEMERAL: &str = "BEGIN; SET LOCAL synchronous_commit = off";
 
 /// Purges expired logins and inserts the new one in one statement.
 const SQL_PUT_LOGIN: &str = "WITH purged AS (DELETE FROM pending_logins WHERE expires_at < $6) \
@@ -522,15 +607,16 @@ impl PostgresStore {
         })
     }
 
-    /// A live connection, or `Unavailable` after about `POOL_TIMEOUT`.
+    /// A connection, or `Unavailable` at about `deadline` (callers give
+    /// `POOL_TIMEOUT` from the start of the call).
     ///
-    /// A connection that has been used before is pinged first, and replaced
-    /// when the ping fails (the server restarted, the network dropped it).
-    /// This is r2d2's `test_on_check_out`, but under one deadline for the
-    /// whole check-out: r2d2 would ping every stale idle connection in turn,
-    /// each ping taking up to `TCP_USER_TIMEOUT` when the host vanished.
-    fn conn(&self) -> StoreResult<r2d2::PooledConnection<Manager>> {
-        let deadline = Instant::now() + POOL_TIMEOUT;
+    /// A connection idle for longer than `PING_AFTER_IDLE` is pinged first,
+    /// and replaced when the ping fails (the server restarted, the network
+    /// dropped it). This is r2d2's `test_on_check_out`, but only for idle
+    /// connections and under one deadline for the whole check-out: r2d2 would
+    /// ping every stale idle connection in turn, each ping taking up to
+    /// `TCP_USER_TIMEOUT` when the host vanished.
+    fn conn(&self, deadline: Instant) -> StoreResult<r2d2::PooledConnection<Manager>> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -545,17 +631,18 @@ impl PostgresStore {
                     StoreError::Unavailable("no free database connection".into())
                 }
             })?;
-            if !conn.used {
-                conn.used = true;
-                return Ok(conn);
-            }
-            match conn.client.simple_query("") {
-                Ok(_) => return Ok(conn),
-                Err(e) => {
+            let idle = conn
+                .last_used
+                .is_some_and(|at| at.elapsed() > PING_AFTER_IDLE);
+            if idle {
+                if let Err(e) = conn.client.simple_query("") {
                     self.last_connect_error.set(&e);
                     conn.broken = true; // dropped by the pool on return
+                    continue;
                 }
             }
+            conn.last_used = Some(Instant::now());
+            return Ok(conn);
         }
     }
 
@@ -568,31 +655,60 @@ impl PostgresStore {
 
     /// Runs `f` on a pooled connection outside a transaction (each statement
     /// commits on its own).
-    fn with<T>(&self, f: impl FnOnce(&mut Db<'_, Client>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.conn()?;
-        let PgConn {
-            client, statements, ..
-        } = &mut *conn;
-        f(&mut Db { client, statements })
+    ///
+    /// If the connection turns out dead on the first statement and that
+    /// statement is a read, nothing was executed: `f` runs once more, on a
+    /// fresh connection (see `Db::retry`). Everything else fails as it is.
+    fn with<T>(&self, f: impl Fn(&mut Db<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let deadline = Instant::now() + POOL_TIMEOUT;
+        let mut conn = self.conn(deadline)?;
+        let mut db = Db::new(&mut conn, true);
+        let result = f(&mut db);
+        if !(db.retry && result.is_err()) {
+            return result;
+        }
+        drop(conn); // broken: the pool discards it
+        let mut conn = self.conn(deadline)?;
+        f(&mut Db::new(&mut conn, false))
     }
 
-    /// Runs `f` in one transaction, committed when `f` succeeds and rolled
-    /// back otherwise.
+    /// Runs `f` in one transaction, opened by `begin` (`BEGIN`, possibly
+    /// followed by `SET LOCAL`s in the same round trip), committed when `f`
+    /// succeeds and rolled back otherwise.
+    ///
+    /// If the connection turns out dead on `begin`, nothing was executed: it
+    /// is opened again on a fresh connection. A failure after that (in `f` or
+    /// on `COMMIT`) is not retried.
     fn in_transaction<T>(
         &self,
-        f: impl FnOnce(&mut Db<'_, ::postgres::Transaction<'_>>) -> StoreResult<T>,
+        begin: &'static str,
+        f: impl FnOnce(&mut Db<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let mut conn = self.conn()?;
-        let PgConn {
-            client, statements, ..
-        } = &mut *conn;
-        let mut tx = client.transaction().map_err(map_err)?;
-        let value = f(&mut Db {
-            client: &mut tx,
-            statements,
-        })?;
-        tx.commit().map_err(map_err)?;
-        Ok(value)
+        let deadline = Instant::now() + POOL_TIMEOUT;
+        let mut conn = self.conn(deadline)?;
+        // Broken until COMMIT or ROLLBACK succeeded: a connection that may
+        // still be inside the transaction (an error, a panic in `f`) is never
+        // handed out again.
+        conn.broken = true;
+        if let Err(e) = conn.client.batch_execute(begin) {
+            if !connection_failed(&e) {
+                return Err(map_err(e));
+            }
+            drop(conn); // the pool discards it
+            conn = self.conn(deadline)?;
+            conn.broken = true;
+            conn.client.batch_execute(begin).map_err(map_err)?;
+        }
+        let result = f(&mut Db::new(&mut conn, false));
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        match conn.client.batch_execute(end) {
+            Ok(()) => {
+                conn.broken = false;
+                result
+            }
+            // `f`'s own error comes first.
+            Err(e) => result.and(Err(map_err(e))),
+        }
     }
 
     /// The schema version recorded in the database, `None` without a schema.
@@ -626,7 +742,7 @@ fn newer_schema(version: i64) -> StoreError {
 
 impl Store for PostgresStore {
     fn prepare(&self, create: bool) -> StoreResult<()> {
-        let mut conn = self.conn()?;
+        let mut conn = self.conn(Instant::now() + POOL_TIMEOUT)?;
         let client = &mut conn.client;
         if !create {
             return match Self::schema_version(client)? {
@@ -683,7 +799,7 @@ impl Store for PostgresStore {
         now: i64,
     ) -> StoreResult<User> {
         let vault_key = vault_key.map(str::as_bytes);
-        self.in_transaction(|db| {
+        self.in_transaction("BEGIN", |db| {
             if let Some(hash) = invite {
                 // Spent here and rolled back with the transaction if the
                 // username turns out to be taken.
@@ -756,7 +872,7 @@ impl Store for PostgresStore {
     }
 
     fn put_login(&self, login: &PendingLogin, now: i64) -> StoreResult<()> {
-        self.with(|db| {
+        self.in_transaction(BEGIN_EPHEMERAL, |db| {
             db.execute(
                 SQL_PUT_LOGIN,
                 &[
@@ -774,7 +890,7 @@ impl Store for PostgresStore {
     }
 
     fn take_login(&self, id: &[u8], now: i64) -> StoreResult<Option<PendingLogin>> {
-        self.with(|db| {
+        self.in_transaction(BEGIN_EPHEMERAL, |db| {
             let Some(row) = db.query_opt(SQL_TAKE_LOGIN, &[&id])? else {
                 return Ok(None);
             };
