@@ -17,6 +17,9 @@
 //! Output: one line per pattern,
 //! `fsync overwrite: commits=N seconds=S rate=R p50_us=A p99_us=B`.
 
+#[path = "common.rs"]
+mod common;
+
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -24,6 +27,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use argh::FromArgs;
+use common::percentile;
 
 /// Durable-commit rate: write + fdatasync in a loop.
 #[derive(FromArgs)]
@@ -102,16 +106,12 @@ fn measure(
     }
     let seconds = start.elapsed().as_secs_f64();
     times.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((p / 100.0) * times.len() as f64).ceil() as usize;
-        times[i.clamp(1, times.len()) - 1].as_secs_f64() * 1e6
-    };
     println!(
         "fsync {name}: commits={} seconds={seconds:.3} rate={:.1} p50_us={:.1} p99_us={:.1}",
         times.len(),
         times.len() as f64 / seconds,
-        pct(50.0),
-        pct(99.0)
+        percentile(&times, 50.0),
+        percentile(&times, 99.0)
     );
     Ok(())
 }

@@ -33,10 +33,12 @@
 //!
 //! Run: `make bench` (builds everything, installs wrk when missing and root).
 
-use std::error::Error;
+#[path = "common.rs"]
+mod common;
+
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -44,17 +46,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use argh::FromArgs;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use opaque_ke::{
-    ClientLogin, ClientLoginFinishParameters, ClientRegistration,
-    ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
+use common::{
+    Http, Res, Scratch, cheap_ksf, complete_login, expect, listening_addr, load_average, machine,
+    percentile, prepare_server, stat_fields, status_field,
 };
-use rand::rngs::OsRng;
-use serde_json::{Value, json};
-use vaultd::auth::opaque::Suite;
-
-type Res<T> = Result<T, Box<dyn Error>>;
+use serde_json::json;
 
 /// The HTTP throughput benchmark of issue 6 (see docs/PERFORMANCE.md).
 #[derive(FromArgs)]
@@ -234,36 +230,21 @@ fn run(args: &Args) -> Res<()> {
 /// vaultd, bench-bare, bench-fsync: given, or beside this program (built
 /// first under `cargo run`).
 fn binaries(args: &Args) -> Res<(PathBuf, PathBuf, PathBuf)> {
-    let exe = std::env::current_exe()?;
-    // <target>/release/examples/bench-http → <target>/release
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot locate the target directory")?
-        .to_path_buf();
+    let dir = common::profile_dir()?;
     let all_given = args.vaultd.is_some() && args.bare.is_some() && args.fsync.is_some();
-    let cargo = std::env::var_os("CARGO").filter(|_| !all_given);
-    if let Some(cargo) = cargo {
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "--quiet",
-            "--release",
-            "--bin",
-            "vaultd",
-            "--example",
-            "bench-bare",
-            "--example",
-            "bench-fsync",
-        ]);
-        if let Some(manifest) = std::env::var_os("CARGO_MANIFEST_DIR") {
-            cmd.arg("--manifest-path")
-                .arg(Path::new(&manifest).join("Cargo.toml"));
-        }
-        eprintln!("bench-http: building vaultd, bench-bare, bench-fsync (release)");
-        if !cmd.status()?.success() {
-            return Err("cargo build failed".into());
-        }
+    if !all_given {
+        common::cargo_build(
+            &[
+                "--release",
+                "--bin",
+                "vaultd",
+                "--example",
+                "bench-bare",
+                "--example",
+                "bench-fsync",
+            ],
+            "bench-http: building vaultd, bench-bare, bench-fsync (release)",
+        )?;
     }
     let pick = |given: &Option<PathBuf>, default: PathBuf| -> Res<PathBuf> {
         let p = given.clone().unwrap_or(default);
@@ -279,29 +260,6 @@ fn binaries(args: &Args) -> Res<(PathBuf, PathBuf, PathBuf)> {
     ))
 }
 
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(path: &Path) -> Res<Scratch> {
-        let _ = std::fs::remove_dir_all(path);
-        std::fs::create_dir_all(path)?;
-        Ok(Scratch(path.to_path_buf()))
-    }
-
-    fn sub(&self, name: &str) -> Res<PathBuf> {
-        let p = self.0.join(name);
-        std::fs::create_dir_all(&p)?;
-        Ok(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // /proc
 
@@ -313,19 +271,6 @@ fn clock_ticks() -> f64 {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(100.0)
-}
-
-/// Fields of `/proc/<pid>/stat` after the command name: index 0 is field 3
-/// (state), so utime (field 14) is index 11.
-fn stat_fields(path: &str) -> Vec<u64> {
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    after
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect()
 }
 
 /// utime + stime of a process, in clock ticks (every thread, living or
@@ -340,21 +285,6 @@ fn self_ticks() -> (u64, u64) {
     let f = stat_fields("/proc/self/stat");
     let g = |i: usize| f.get(i).copied().unwrap_or(0);
     (g(11) + g(12), g(13) + g(14))
-}
-
-fn status_kib(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| {
-                v.trim_start_matches(':')
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
 }
 
 /// Resets `VmHWM` to the current RSS (Linux 4.0+).
@@ -382,12 +312,6 @@ fn machine_ticks() -> (u64, u64) {
     (all - idle, all)
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn load1() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
@@ -413,14 +337,6 @@ fn fs_type(path: &Path) -> String {
 }
 
 fn print_machine(ctx: &Ctx) {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or("?", |(_, m)| m.trim());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let wrk = Command::new(&ctx.wrk)
         .arg("--version")
         .output()
@@ -431,7 +347,7 @@ fn print_machine(ctx: &Ctx) {
         })
         .unwrap_or_default();
     println!("## bench-http (issue 6)\n");
-    println!("machine: {cores} cores, {model}, Linux {}", kernel.trim());
+    println!("machine: {}", machine());
     println!(
         "scratch: {} on {}",
         ctx.scratch.0.display(),
@@ -467,26 +383,15 @@ impl Server {
     fn start(mut cmd: Command, dir: &Path, name: &str) -> Res<Server> {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log)?;
-        cmd.current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file);
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if k.starts_with("VAULTD_") || k == "JWT_KEY" || k == "OPAQUE_SERVER_SETUP" {
-                cmd.env_remove(&key);
-            }
-        }
+        // Into a file, not a pipe: reading the access log would cost this
+        // process CPU, which counts as the load generator's.
+        prepare_server(&mut cmd, dir).stderr(file);
         let mut child = cmd.spawn().map_err(|e| format!("starting {name}: {e}"))?;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(rest) = text.split("listening on http://").nth(1) {
-                let addr = rest
-                    .split_whitespace()
-                    .next()
-                    .ok_or("no address")?
-                    .parse()?;
+            if let Some(addr) = listening_addr(&text) {
+                let addr = addr.parse()?;
                 return Ok(Server { child, addr, log });
             }
             if let Ok(Some(status)) = child.try_wait() {
@@ -756,181 +661,17 @@ fn free_port() -> Res<u16> {
 }
 
 // ---------------------------------------------------------------------------
-// A blocking HTTP/1.1 client for seeding and logins
-
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Res<Value> {
-        Ok(serde_json::from_slice(&self.body)?)
-    }
-}
-
-struct Http {
-    addr: SocketAddr,
-    conn: Option<BufReader<TcpStream>>,
-}
-
-impl Http {
-    fn new(addr: SocketAddr) -> Http {
-        Http { addr, conn: None }
-    }
-
-    fn post(&mut self, path: &str, token: Option<&str>, body: &Value) -> Res<Response> {
-        let body = body.to_string();
-        let mut head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        if let Some(t) = token {
-            let _ = write!(head, "Authorization: Bearer {t}\r\n");
-        }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body.as_bytes());
-        let reused = self.conn.is_some();
-        match self.exchange(&bytes) {
-            Ok(r) => Ok(r),
-            Err(_) if reused => {
-                self.conn = None;
-                self.exchange(&bytes)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn exchange(&mut self, bytes: &[u8]) -> Res<Response> {
-        if self.conn.is_none() {
-            let stream = TcpStream::connect(self.addr)?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-            self.conn = Some(BufReader::new(stream));
-        }
-        let conn = self.conn.as_mut().expect("connected");
-        conn.get_mut().write_all(bytes)?;
-        let mut line = String::new();
-        conn.read_line(&mut line)?;
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad status line {line:?}"))?;
-        let (mut len, mut close) = (0usize, false);
-        loop {
-            line.clear();
-            conn.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse()?;
-                } else if k.eq_ignore_ascii_case("connection") {
-                    close = v.trim().eq_ignore_ascii_case("close");
-                }
-            }
-        }
-        let mut body = vec![0u8; len];
-        conn.read_exact(&mut body)?;
-        if close {
-            self.conn = None;
-        }
-        Ok(Response { status, body })
-    }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unb64(text: &str) -> Res<Vec<u8>> {
-    Ok(URL_SAFE_NO_PAD.decode(text)?)
-}
-
-/// The benchmark client's key stretching: cheap, because it is the client's
-/// cost and not the server's (bench-login measures the real one).
-fn cheap_ksf() -> argon2::Argon2<'static> {
-    argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon2::Params::new(8, 1, 1, Some(64)).expect("valid Argon2 parameters"),
-    )
-}
+// Seeding and logins through the API
 
 const PASSWORD: &[u8] = b"correct horse battery staple";
 
-fn expect(r: &Response, status: u16, what: &str) -> Res<()> {
-    if r.status != status {
-        return Err(format!(
-            "{what}: expected {status}, got {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        )
-        .into());
-    }
-    Ok(())
-}
-
 fn register(http: &mut Http, username: &str) -> Res<()> {
-    let ksf = cheap_ksf();
-    let start = ClientRegistration::<Suite>::start(&mut OsRng, PASSWORD)?;
-    let r = http.post(
-        "/register",
-        None,
-        &json!({"username": username, "registration_request": b64(&start.message.serialize())}),
-    )?;
-    expect(&r, 200, "/register")?;
-    let response = RegistrationResponse::deserialize(&unb64(
-        r.json()?["registration_response"]
-            .as_str()
-            .ok_or("no registration_response")?,
-    )?)?;
-    let finish = start.state.finish(
-        &mut OsRng,
-        PASSWORD,
-        response,
-        ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf)),
-    )?;
-    let r = http.post(
-        "/register/finish",
-        None,
-        &json!({"username": username, "registration_record": b64(&finish.message.serialize())}),
-    )?;
-    expect(&r, 201, "/register/finish")
+    common::register(http, None, username, PASSWORD)
 }
 
 /// A complete login (both requests); returns the token.
 fn login(http: &mut Http, username: &str, ksf: &argon2::Argon2<'static>) -> Res<String> {
-    let start = ClientLogin::<Suite>::start(&mut OsRng, PASSWORD)?;
-    let r = http.post(
-        "/login",
-        None,
-        &json!({"username": username, "credential_request": b64(&start.message.serialize())}),
-    )?;
-    expect(&r, 200, "/login")?;
-    let v = r.json()?;
-    let response = CredentialResponse::deserialize(&unb64(
-        v["credential_response"]
-            .as_str()
-            .ok_or("no credential_response")?,
-    )?)?;
-    let finish = start.state.finish(
-        &mut OsRng,
-        PASSWORD,
-        response,
-        ClientLoginFinishParameters::new(None, Default::default(), Some(ksf)),
-    )?;
-    let r = http.post(
-        "/login/finish",
-        None,
-        &json!({"login_id": v["login_id"], "credential_finalization": b64(&finish.message.serialize())}),
-    )?;
-    expect(&r, 200, "/login/finish")?;
+    let (_, r) = complete_login(http, None, username, PASSWORD, ksf)?;
     Ok(r.json()?["token"].as_str().ok_or("no token")?.to_string())
 }
 
@@ -950,10 +691,11 @@ fn site_name(prefix: &str, i: usize) -> String {
 fn add_entries(http: &mut Http, token: &str, sites: &[String]) -> Res<()> {
     let username = "u".repeat(ENTRY_USERNAME_LEN);
     let password = "p".repeat(ENTRY_PASSWORD_LEN);
+    let bearer = format!("Bearer {token}");
     for site in sites {
         let r = http.post(
             "/add",
-            Some(token),
+            Some(("Authorization", &bearer)),
             &json!({"site": site, "username": username, "password": password}),
         )?;
         expect(&r, 201, "/add")?;
@@ -1079,7 +821,7 @@ struct Probe {
 
 impl Probe {
     fn begin(server: u32, db: Option<Arc<PgCluster>>) -> Probe {
-        let rss_idle = status_kib(server, "VmRSS");
+        let rss_idle = status_field(server, "VmRSS");
         let peak_reset = reset_peak(server);
         Probe {
             server,
@@ -1118,7 +860,7 @@ impl Probe {
         row.other_cpu_s = (busy - cpu - db.unwrap_or(0.0) - client).max(0.0);
         row.rss_idle_kib = self.rss_idle;
         row.rss_peak_kib = if self.peak_reset {
-            status_kib(self.server, "VmHWM")
+            status_field(self.server, "VmHWM")
         } else {
             0
         };
@@ -1231,14 +973,6 @@ fn wrk_run(
         row.load
     );
     Ok(row)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e6
 }
 
 /// Complete logins for `seconds` from `clients` threads, each its own user
@@ -1447,7 +1181,7 @@ fn backend(
     };
     let mut server = start_vaultd(ctx, &dir)?;
     let pid = server.pid();
-    let rss_start_kib = status_kib(pid, "VmRSS");
+    let rss_start_kib = status_field(pid, "VmRSS");
     eprintln!(
         "bench-http: {name}: vaultd pid {pid} on {}, RSS {rss_start_kib} KiB; seeding",
         server.addr
@@ -1458,7 +1192,7 @@ fn backend(
         .collect();
     let tokens = seed(server.addr, &logins)?;
     std::thread::sleep(Duration::from_millis(500));
-    let rss_seeded = status_kib(pid, "VmRSS");
+    let rss_seeded = status_field(pid, "VmRSS");
     eprintln!("bench-http: {name}: seeded; RSS {rss_seeded} KiB");
 
     let get_one = vec![tokens["bench-e10"].clone(), site_name("e10", 5)];
@@ -1570,7 +1304,7 @@ fn backend(
         push(row, rows);
     }
     std::thread::sleep(Duration::from_secs(1));
-    let rss_end_kib = status_kib(pid, "VmRSS");
+    let rss_end_kib = status_field(pid, "VmRSS");
     let log_lines = std::fs::read_to_string(&server.log)
         .map(|t| t.lines().count())
         .unwrap_or(0);
@@ -1900,7 +1634,7 @@ fn growth(ctx: &Ctx, users: usize, entries: usize) -> Res<()> {
     );
     let server = start_vaultd(ctx, &dir)?;
     let big = measure(&server, "big DB")?;
-    let rss = status_kib(server.pid(), "VmRSS");
+    let rss = status_field(server.pid(), "VmRSS");
     drop(server);
 
     println!(

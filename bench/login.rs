@@ -22,18 +22,20 @@
 //! Under `cargo run` it first runs `cargo build --release --bin vaultd`, so
 //! the server it measures is built from the same sources.
 
-use std::error::Error;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+#[path = "common.rs"]
+mod common;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argh::FromArgs;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{
+    Header, Http, Res, Scratch, cheap_ksf, complete_login, load_average, login_finish, login_start,
+    machine, percentile, prepare_server, register, spawn_listening, stat_fields, status_field,
+};
 use opaque_ke::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration,
     ClientRegistrationFinishParameters, CredentialFinalization, CredentialRequest,
@@ -42,11 +44,8 @@ use opaque_ke::{
 };
 use rand::RngCore;
 use rand::rngs::OsRng;
-use serde_json::{Value, json};
 use vaultd::auth::opaque::{ServerSetup, Suite};
 use vaultd::client::opaque as client;
-
-type Res<T> = Result<T, Box<dyn Error>>;
 
 /// The login benchmark of issue 4 (see docs/PERFORMANCE.md).
 #[derive(FromArgs)]
@@ -121,18 +120,15 @@ struct Stats {
 }
 
 fn stats(samples: &[Duration]) -> Stats {
-    let mut us: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
-    us.sort_by(|a, b| a.total_cmp(b));
-    let rank = |p: f64| {
-        let i = ((p / 100.0) * us.len() as f64).ceil() as usize;
-        us[i.clamp(1, us.len()) - 1]
-    };
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let total_us: f64 = sorted.iter().map(|d| d.as_secs_f64() * 1e6).sum();
     Stats {
-        n: us.len(),
-        median: rank(50.0),
-        p90: rank(90.0),
-        p99: rank(99.0),
-        mean: us.iter().sum::<f64>() / us.len() as f64,
+        n: sorted.len(),
+        median: percentile(&sorted, 50.0),
+        p90: percentile(&sorted, 90.0),
+        p99: percentile(&sorted, 99.0),
+        mean: total_us / sorted.len() as f64,
     }
 }
 
@@ -180,24 +176,6 @@ fn gap(known: &[Duration], unknown: &[Duration]) -> String {
     )
 }
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unb64(text: &str) -> Res<Vec<u8>> {
-    Ok(URL_SAFE_NO_PAD.decode(text)?)
-}
-
-/// The key stretching of the benchmark's client: cheap, because it is the
-/// client's cost and not the server's (part 2 measures the real one).
-fn cheap_ksf() -> argon2::Argon2<'static> {
-    argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon2::Params::new(8, 1, 1, Some(64)).expect("valid Argon2 parameters"),
-    )
-}
-
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     OsRng.fill_bytes(&mut v);
@@ -232,49 +210,18 @@ fn process_cpu_ns(pid: u32) -> u64 {
 /// (utime, stime) of a process in clock ticks (`/proc/<pid>/stat`, fields
 /// 14 and 15; 100 ticks per second on Linux).
 fn process_ticks(pid: u32) -> (u64, u64) {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return (0, 0);
-    };
-    // The command name may contain spaces: count fields after its ')'.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let f = stat_fields(&format!("/proc/{pid}/stat"));
+    let field = |i: usize| f.get(i).copied().unwrap_or(0);
     (field(11), field(12))
 }
 
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
+    status_field("self", "VmHWM")
 }
 
 fn print_machine() {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or("?", |(_, m)| m.trim());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("## bench-login (issue 4)\n");
-    println!("machine: {cores} cores, {model}, Linux {}", kernel.trim());
+    println!("machine: {}", machine());
     println!("load average at the start: {}", load_average());
 }
 
@@ -610,33 +557,18 @@ fn vaultd_binary(args: &Args) -> Res<PathBuf> {
     if let Some(p) = std::env::var_os("VAULTD_BIN") {
         return Ok(PathBuf::from(p));
     }
-    let exe = std::env::current_exe()?;
-    // <target>/release/examples/bench-login → <target>/release/vaultd
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot locate the target directory")?;
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        let release = dir.file_name().is_some_and(|n| n == "release");
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--bin", "vaultd"]);
-        if release {
-            cmd.arg("--release");
-        }
-        if let Some(manifest) = std::env::var_os("CARGO_MANIFEST_DIR") {
-            cmd.arg("--manifest-path")
-                .arg(Path::new(&manifest).join("Cargo.toml"));
-        }
-        eprintln!(
-            "bench-login: building vaultd ({})",
-            if release { "release" } else { "dev" }
-        );
-        if !cmd.status()?.success() {
-            return Err("cargo build --bin vaultd failed".into());
-        }
-        if !release {
-            eprintln!("bench-login: WARNING: not a release build; run with --release");
-        }
+    let dir = common::profile_dir()?;
+    let release = dir.file_name().is_some_and(|n| n == "release");
+    let mut build = vec!["--bin", "vaultd"];
+    if release {
+        build.push("--release");
+    }
+    let what = format!(
+        "bench-login: building vaultd ({})",
+        if release { "release" } else { "dev" }
+    );
+    if common::cargo_build(&build, &what)? && !release {
+        eprintln!("bench-login: WARNING: not a release build; run with --release");
     }
     let bin = dir.join("vaultd");
     if !bin.exists() {
@@ -647,15 +579,6 @@ fn vaultd_binary(args: &Args) -> Res<PathBuf> {
         .into());
     }
     Ok(bin)
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// One access-log line of vaultd: `POST /login 200 1234us`.
@@ -692,56 +615,26 @@ impl Drop for Server {
 
 impl Server {
     fn start(bin: &Path) -> Res<Server> {
-        let dir = std::env::temp_dir().join(format!("vaultd-bench-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        let dir = Scratch(dir);
+        let dir = Scratch::new(
+            &std::env::temp_dir().join(format!("vaultd-bench-{}", std::process::id())),
+        )?;
         let mut cmd = Command::new(bin);
-        cmd.current_dir(&dir.0)
-            .args(["--bind", "127.0.0.1:0", "--init-db", "--trust-proxy"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if k.starts_with("VAULTD_") || k == "JWT_KEY" || k == "OPAQUE_SERVER_SETUP" {
-                cmd.env_remove(&key);
-            }
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", bin.display()))?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
+        prepare_server(&mut cmd, &dir.0).args([
+            "--bind",
+            "127.0.0.1:0",
+            "--init-db",
+            "--trust-proxy",
+        ]);
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut tx = Some(tx);
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(rest.split_whitespace().next().map(str::to_string));
-                        }
-                    } else if let Some(entry) = parse_log_line(&line) {
-                        log.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
-                    } else if tx.is_some() {
-                        eprintln!("{line}");
-                    }
-                }
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(None);
-                }
-            });
-        }
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(a)) => a.parse()?,
-            _ => {
-                let _ = child.kill();
-                return Err("vaultd did not start (no `listening on` line)".into());
+        let access_log = log.clone();
+        let (child, addr) = spawn_listening(cmd, move |line| {
+            if let Some(entry) = parse_log_line(line) {
+                access_log
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(entry);
             }
-        };
+        })?;
         Ok(Server {
             child,
             addr,
@@ -757,123 +650,6 @@ impl Server {
     }
 }
 
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-    elapsed: Duration,
-}
-
-impl Response {
-    fn json(&self) -> Res<Value> {
-        Ok(serde_json::from_slice(&self.body)?)
-    }
-}
-
-/// A blocking HTTP/1.1 client on one keep-alive connection.
-struct Http {
-    addr: SocketAddr,
-    conn: Option<BufReader<TcpStream>>,
-}
-
-impl Http {
-    fn new(addr: SocketAddr) -> Http {
-        Http { addr, conn: None }
-    }
-
-    fn connect(&mut self) -> Res<&mut BufReader<TcpStream>> {
-        if self.conn.is_none() {
-            let stream = TcpStream::connect(self.addr)?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-            self.conn = Some(BufReader::new(stream));
-        }
-        Ok(self.conn.as_mut().expect("just connected"))
-    }
-
-    fn post(&mut self, path: &str, forwarded_for: &str, body: &Value) -> Res<Response> {
-        self.request(
-            "POST",
-            path,
-            Some(forwarded_for),
-            body.to_string().as_bytes(),
-        )
-    }
-
-    fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        forwarded_for: Option<&str>,
-        body: &[u8],
-    ) -> Res<Response> {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        if method == "POST" {
-            head.push_str("Content-Type: application/json\r\n");
-        }
-        if let Some(a) = forwarded_for {
-            head.push_str(&format!("X-Forwarded-For: {a}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body);
-        // A kept-alive connection the server has closed fails once: retry on
-        // a new one.
-        let reused = self.conn.is_some();
-        match self.exchange(&bytes) {
-            Ok(r) => Ok(r),
-            Err(_) if reused => {
-                self.conn = None;
-                self.exchange(&bytes)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn exchange(&mut self, bytes: &[u8]) -> Res<Response> {
-        let t = Instant::now();
-        let conn = self.connect()?;
-        conn.get_mut().write_all(bytes)?;
-        let mut line = String::new();
-        conn.read_line(&mut line)?;
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad status line {line:?}"))?;
-        let (mut len, mut close) = (0usize, false);
-        loop {
-            line.clear();
-            conn.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse()?;
-                } else if k.eq_ignore_ascii_case("connection") {
-                    close = v.trim().eq_ignore_ascii_case("close");
-                }
-            }
-        }
-        let mut body = vec![0u8; len];
-        conn.read_exact(&mut body)?;
-        let elapsed = t.elapsed();
-        if close {
-            self.conn = None;
-        }
-        Ok(Response {
-            status,
-            body,
-            elapsed,
-        })
-    }
-}
-
 /// A fresh client address per login: `10.a.b.c`, counting up.
 struct Addresses(u32);
 
@@ -885,72 +661,11 @@ impl Addresses {
     }
 }
 
-fn http_register(http: &mut Http, username: &str, password: &[u8]) -> Res<()> {
-    let ksf = cheap_ksf();
-    let start = ClientRegistration::<Suite>::start(&mut OsRng, password)?;
-    let r = http.post(
-        "/register",
-        "192.0.2.1",
-        &json!({"username": username, "registration_request": b64(&start.message.serialize())}),
-    )?;
-    if r.status != 200 {
-        return Err(format!(
-            "/register: {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        )
-        .into());
-    }
-    let response = RegistrationResponse::deserialize(&unb64(
-        r.json()?["registration_response"]
-            .as_str()
-            .ok_or("no registration_response")?,
-    )?)?;
-    let finish = start.state.finish(
-        &mut OsRng,
-        password,
-        response,
-        ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf)),
-    )?;
-    let r = http.post(
-        "/register/finish",
-        "192.0.2.1",
-        &json!({"username": username, "registration_record": b64(&finish.message.serialize())}),
-    )?;
-    if r.status != 201 {
-        return Err(format!("/register/finish: {}", r.status).into());
-    }
-    Ok(())
-}
-
-/// `/login`; returns the client state, the response and its parsed body.
-fn http_login(
-    http: &mut Http,
-    from: &str,
-    username: &str,
-    password: &[u8],
-) -> Res<(ClientLogin<Suite>, Response, Value)> {
-    let start = ClientLogin::<Suite>::start(&mut OsRng, password)?;
-    let body = json!({"username": username, "credential_request": b64(&start.message.serialize())});
-    let r = http.post("/login", from, &body)?;
-    if r.status != 200 {
-        return Err(format!(
-            "/login for {username}: {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        )
-        .into());
-    }
-    let v = r.json()?;
-    Ok((start.state, r, v))
-}
-
-fn http_finish(http: &mut Http, from: &str, login: &Value, finalization: &[u8]) -> Res<Response> {
-    http.post(
-        "/login/finish",
-        from,
-        &json!({"login_id": login["login_id"], "credential_finalization": b64(finalization)}),
-    )
+/// The client address a request claims (vaultd runs with `--trust-proxy`):
+/// each failed attempt claims a fresh one, so that the login throttle never
+/// answers `429`.
+fn forwarded_for(address: &str) -> Header<'_> {
+    Some(("X-Forwarded-For", address))
 }
 
 #[derive(Default)]
@@ -984,7 +699,7 @@ fn over_http(bin: &Path, rounds: usize, complete: usize) -> Res<()> {
     let password = b"correct horse battery staple";
     // Same length as the unknown name, so the request bodies match too.
     let (known, unknown) = ("alice", "mallo");
-    http_register(&mut http, known, password)?;
+    register(&mut http, forwarded_for("192.0.2.1"), known, password)?;
 
     let mut addresses = Addresses(0x01_0000);
     let (mut k, mut u) = (Kind::default(), Kind::default());
@@ -1004,7 +719,7 @@ fn over_http(bin: &Path, rounds: usize, complete: usize) -> Res<()> {
         for &is_known in &kinds {
             let from = addresses.next();
             let name = if is_known { known } else { unknown };
-            let (_, r, v) = http_login(&mut http, &from, name, password)?;
+            let (_, r, v) = login_start(&mut http, forwarded_for(&from), name, password)?;
             if counted {
                 let kind = if is_known { &mut k } else { &mut u };
                 kind.login.push(r.elapsed);
@@ -1016,7 +731,7 @@ fn over_http(bin: &Path, rounds: usize, complete: usize) -> Res<()> {
         // A wrong password: the client's own check fails, so garbage is all
         // it could send (64 bytes, the size of a real finalization).
         for (is_known, from, v) in &logins {
-            let r = http_finish(&mut http, from, v, &random_bytes(64))?;
+            let r = login_finish(&mut http, forwarded_for(from), v, &random_bytes(64))?;
             if r.status != 401 {
                 return Err(format!("wrong /login/finish answered {}", r.status).into());
             }
@@ -1129,8 +844,8 @@ fn over_http(bin: &Path, rounds: usize, complete: usize) -> Res<()> {
             let before = process_cpu_ns(pid);
             for _ in 0..chunk {
                 let from = addresses.next();
-                let (_, _, v) = http_login(&mut http, &from, name, password)?;
-                http_finish(&mut http, &from, &v, &random_bytes(64))?;
+                let (_, _, v) = login_start(&mut http, forwarded_for(&from), name, password)?;
+                login_finish(&mut http, forwarded_for(&from), &v, &random_bytes(64))?;
             }
             let per_attempt = Duration::from_nanos((process_cpu_ns(pid) - before) / chunk as u64);
             if is_known {
@@ -1146,23 +861,9 @@ fn over_http(bin: &Path, rounds: usize, complete: usize) -> Res<()> {
     let (ticks0, ns0) = (process_ticks(pid), process_cpu_ns(pid));
     let wall = Instant::now();
     for _ in 0..complete {
-        let (state, r, v) = http_login(&mut http, "192.0.2.1", known, password)?;
-        let response = CredentialResponse::deserialize(&unb64(
-            v["credential_response"]
-                .as_str()
-                .ok_or("no credential_response")?,
-        )?)?;
-        let finish = state.finish(
-            &mut OsRng,
-            password,
-            response,
-            ClientLoginFinishParameters::new(None, Default::default(), Some(&ksf)),
-        )?;
-        let f = http_finish(&mut http, "192.0.2.1", &v, &finish.message.serialize())?;
-        if f.status != 200 {
-            return Err(format!("correct /login/finish answered {}", f.status).into());
-        }
-        login_time.push(r.elapsed + f.elapsed);
+        let (latency, _) =
+            complete_login(&mut http, forwarded_for("192.0.2.1"), known, password, &ksf)?;
+        login_time.push(latency);
     }
     let wall = wall.elapsed();
     let ticks1 = process_ticks(pid);

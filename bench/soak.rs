@@ -9,13 +9,16 @@
 //! Options: --minutes M (10), --threads N (4), --sample-seconds S (30),
 //! --vaultd PATH (target/release/vaultd).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "common.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{Scratch, spawn_listening, status_field};
 use vaultd::client::Client;
 use vaultd::client::api::{Api, ApiError, Change, Token};
 
@@ -47,46 +50,28 @@ fn options() -> Options {
     o
 }
 
-/// A vaultd on a fresh SQLite database in a temporary directory.
-fn start_vaultd(bin: &PathBuf, dir: &PathBuf) -> (Child, String) {
+/// A vaultd on a fresh SQLite database in `dir`; its URL.
+fn start_vaultd(bin: &Path, dir: &Path) -> (Child, String) {
     let bin = std::fs::canonicalize(bin)
         .unwrap_or_else(|e| panic!("{}: {e} (cargo build --release first)", bin.display()));
-    let mut child = Command::new(&bin)
-        .current_dir(dir)
-        .args(["--init-db", "--bind", "127.0.0.1:0", "--threads", "2"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {}: {e} (cargo build --release first)",
-                bin.display()
-            )
-        });
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("vaultd exited").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining the access log so that vaultd never blocks on stderr.
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    let mut cmd = Command::new(&bin);
+    cmd.current_dir(dir)
+        .args(["--init-db", "--bind", "127.0.0.1:0", "--threads", "2"]);
+    // The access log is read and dropped, so that vaultd never blocks on stderr.
+    let (child, addr) = spawn_listening(cmd, |_| {})
+        .unwrap_or_else(|e| panic!("{e} (cargo build --release first)"));
+    (child, format!("http://{addr}"))
 }
 
 /// VmRSS and VmHWM in KiB, open descriptors, threads.
 fn sample(pid: u32) -> (u64, u64, usize, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
-    (field("VmRSS:"), field("VmHWM:"), fds, field("Threads:"))
+    (
+        status_field(pid, "VmRSS"),
+        status_field(pid, "VmHWM"),
+        fds,
+        status_field(pid, "Threads"),
+    )
 }
 
 /// One round of the mix: add, read one, read all, change, delete.
@@ -112,9 +97,10 @@ fn round(api: &Api, token: &Token, worker: usize, n: u64) -> Result<(), ApiError
 
 fn main() {
     let o = options();
-    let dir = std::env::temp_dir().join(format!("vaultd-soak-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (mut child, url) = start_vaultd(&o.vaultd, &dir);
+    let dir =
+        Scratch::new(&std::env::temp_dir().join(format!("vaultd-soak-{}", std::process::id())))
+            .unwrap();
+    let (mut child, url) = start_vaultd(&o.vaultd, &dir.0);
     let pid = child.id();
 
     let client = Client::new(&url).unwrap();
@@ -198,5 +184,4 @@ fn main() {
         .status();
     let status = child.wait().unwrap();
     println!("vaultd stopped on SIGTERM: {status}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

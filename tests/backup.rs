@@ -4,20 +4,16 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::spawn::vaultd_command;
 use common::{Backend, TestServer, try_post, user_token};
 use serde_json::json;
 
 fn vaultd(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(common::vaultd_bin())
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
+    let out = vaultd_command(dir, args);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -11,13 +11,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::spawn::{Out, run_to_end};
 use common::{Backend, TempDir, TestServer};
 use serde_json::{Value, json};
 use vaultd::client::{Client, Error as ClientError};
@@ -45,103 +46,6 @@ const COMMANDS: [&str; 12] = [
 ];
 
 // --- Running the CLI ---------------------------------------------------------
-
-/// What one `vault` run did.
-#[derive(Debug)]
-struct Out {
-    run: String,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    /// Exit 0.
-    #[track_caller]
-    fn ok(self) -> Out {
-        assert_eq!(self.code, 0, "`{}` should succeed: {self:#?}", self.run);
-        self
-    }
-
-    /// Exit `code`, nothing on stdout, one line on stderr containing `needle`.
-    #[track_caller]
-    fn fails(self, code: i32, needle: &str) -> Out {
-        assert_eq!(
-            self.code, code,
-            "`{}` should exit {code}: {self:#?}",
-            self.run
-        );
-        assert_eq!(self.stdout, "", "nothing on stdout on failure: {self:#?}");
-        assert!(
-            self.stderr.ends_with('\n') && self.stderr.matches('\n').count() == 1,
-            "one line on stderr: {self:#?}"
-        );
-        assert!(
-            self.stderr.contains(needle),
-            "stderr should contain {needle:?}: {self:#?}"
-        );
-        self
-    }
-
-    /// stdout parsed as JSON.
-    #[track_caller]
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
-    }
-
-    fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-}
-
-/// Runs `cmd` with `stdin` (or an empty, non-terminal stdin) and a deadline.
-fn exec(mut cmd: Command, stdin: Option<&str>, run: String) -> Out {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{run}`: {e}"));
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let input = input.to_owned();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(input.as_bytes());
-        });
-    }
-    let collect = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8(buf).expect("vault writes UTF-8")
-        })
-    };
-    let stdout = collect(Box::new(child.stdout.take().unwrap()));
-    let stderr = collect(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`{run}` did not finish within 120 s (waiting for a prompt?)");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Out {
-        run,
-        code: status.code().expect("vault was killed by a signal"),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
-}
 
 /// One machine running `vault`: its own HOME (with `.config` inside, where
 /// XDG_CONFIG_HOME points) and the VAULT_* variables its user set.
@@ -212,16 +116,12 @@ impl Device {
             }
         }
         let shown: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-        exec(
+        run_to_end(
             cmd,
             stdin,
             format!("{}vault {}", shown.concat(), args.join(" ")),
         )
     }
-}
-
-fn url(server: &TestServer) -> String {
-    format!("http://{}", server.addr)
 }
 
 /// A loopback address nothing listens on.
@@ -389,17 +289,7 @@ fn proxy_connection(
 /// The headers and the Content-Length body of an HTTP/1.1 message whose
 /// first line has been read.
 fn read_message(reader: &mut impl BufRead) -> (Vec<(String, String)>, Vec<u8>) {
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap();
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
+    let headers = common::read_headers(reader);
     let len = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
@@ -416,11 +306,11 @@ fn read_message(reader: &mut impl BufRead) -> (Vec<(String, String)>, Vec<u8>) {
 #[test]
 fn add_get_ls() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "Alice", "alice master pw");
+    let d = Device::new(&server.base_url(), "Alice", "alice master pw");
     let out = d.run(&["register"]).ok();
     assert_eq!(
         out.stderr,
-        format!("registered alice at {}\n", url(&server))
+        format!("registered alice at {}\n", server.base_url())
     );
     assert_eq!(out.stdout, "");
     d.run(&["register"])
@@ -527,7 +417,7 @@ fn add_get_ls() {
 #[test]
 fn edit_and_rm() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "editor", "editor master pw");
+    let d = Device::new(&server.base_url(), "editor", "editor master pw");
     register(&d);
     d.input(&["add", "Shop.Example", "--username", "first"], "old-pw\n")
         .ok();
@@ -607,7 +497,7 @@ fn edit_and_rm() {
 #[test]
 fn concurrent_edit_from_another_device_is_refused() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let phone = Device::new(&url(&server), "dana", "dana master pw");
+    let phone = Device::new(&server.base_url(), "dana", "dana master pw");
     register(&phone);
     phone
         .input(&["add", "shared.example", "--username", "original"], "pw-1")
@@ -727,7 +617,7 @@ fn generate() {
 #[test]
 fn passwd_changes_the_master_password() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "erin", "old master pw");
+    let d = Device::new(&server.base_url(), "erin", "old master pw");
     register(&d);
     d.input(
         &["add", "keep.example", "--username", "erin@keep"],
@@ -735,7 +625,7 @@ fn passwd_changes_the_master_password() {
     )
     .ok();
     // Another session, opened with the old password (the library the CLI uses).
-    let other = Client::new(&url(&server))
+    let other = Client::new(&server.base_url())
         .unwrap()
         .login("erin", "old master pw")
         .unwrap();
@@ -778,9 +668,9 @@ fn passwd_changes_the_master_password() {
 #[test]
 fn logout_ends_every_session() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "frank", "frank master pw");
+    let d = Device::new(&server.base_url(), "frank", "frank master pw");
     register(&d);
-    let other = Client::new(&url(&server))
+    let other = Client::new(&server.base_url())
         .unwrap()
         .login("frank", "frank master pw")
         .unwrap();
@@ -805,7 +695,7 @@ fn logout_ends_every_session() {
 #[test]
 fn export_and_import_json() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "gina", "gina master pw");
+    let d = Device::new(&server.base_url(), "gina", "gina master pw");
     register(&d);
     d.input(
         &["add", "Bücher.example", "--username", "gïna 🔑"],
@@ -858,7 +748,7 @@ fn export_and_import_json() {
     let file = d.home.0.join("export.json");
     std::fs::write(&file, &out.stdout).unwrap();
     let file = file.to_str().unwrap();
-    let other = Device::new(&url(&server), "gina2", "gina2 master pw");
+    let other = Device::new(&server.base_url(), "gina2", "gina2 master pw");
     register(&other);
     let out = other.run(&["import", file, "--format", "json"]).ok();
     assert_eq!(out.stderr, format!("imported 3 of 3 entries from {file}\n"));
@@ -896,7 +786,7 @@ fn export_and_import_json() {
 #[test]
 fn import_csv_reports_bad_rows_by_line() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "hal", "hal master pw");
+    let d = Device::new(&server.base_url(), "hal", "hal master pw");
     register(&d);
 
     let bitwarden = "\u{feff}folder,favorite,type,name,notes,fields,reprompt,login_uri,login_username,login_password,login_totp\n\
@@ -1061,7 +951,7 @@ fn completions() {
 #[test]
 fn profile_file() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let server_url = url(&server);
+    let server_url = server.base_url();
     let d = Device::bare().with("VAULT_PASSWORD", "ivy master pw");
     let config = json!({"profiles": {
         "default": {"server": server_url, "username": "ivy"},
@@ -1149,7 +1039,7 @@ fn profile_file() {
 #[test]
 fn errors_and_exit_codes() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "jack", "jack master pw");
+    let d = Device::new(&server.base_url(), "jack", "jack master pw");
     register(&d);
     d.input(&["add", "real.example"], "real-pw").ok();
 
@@ -1217,7 +1107,7 @@ fn errors_and_exit_codes() {
     d.run_with(&["ls"], &[("VAULT_USERNAME", "Not Valid!")], None)
         .fails(2, "invalid username");
     Device::bare()
-        .with("VAULT_SERVER", &url(&server))
+        .with("VAULT_SERVER", &server.base_url())
         .run(&["ls"])
         .fails(2, "no username");
 
@@ -1234,9 +1124,9 @@ fn errors_and_exit_codes() {
 #[test]
 fn throttled_logins_say_when_to_retry() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "lou", "lou master pw");
+    let d = Device::new(&server.base_url(), "lou", "lou master pw");
     register(&d);
-    let other = Device::new(&url(&server), "max", "max master pw");
+    let other = Device::new(&server.base_url(), "max", "max master pw");
     register(&other);
     let wrong = [("VAULT_PASSWORD", "guess")];
     for _ in 0..5 {
@@ -1263,7 +1153,7 @@ fn server_never_sees_plaintexts() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
     let master = "Canary-Master-7fQ3";
     let new_master = "Canary-Master2-M6vw";
-    let d = Device::new(&url(&server), "canary-acct", master);
+    let d = Device::new(&server.base_url(), "canary-acct", master);
     register(&d);
     d.input(
         &[
@@ -1358,7 +1248,7 @@ fn server_never_sees_plaintexts() {
 #[test]
 fn swapped_ciphertexts_are_refused() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let d = Device::new(&url(&server), "kim", "kim master pw");
+    let d = Device::new(&server.base_url(), "kim", "kim master pw");
     register(&d);
     d.input(&["add", "a.example", "--username", "user-a"], "pw-of-a")
         .ok();
@@ -1407,11 +1297,11 @@ fn smoke(backend: Backend) {
     let Some(server) = TestServer::start(backend) else {
         return;
     };
-    let d = Device::new(&url(&server), "Smoke.User", "smoke master pw");
+    let d = Device::new(&server.base_url(), "Smoke.User", "smoke master pw");
     let out = d.run(&["register"]).ok();
     assert_eq!(
         out.stderr,
-        format!("registered smoke.user at {}\n", url(&server))
+        format!("registered smoke.user at {}\n", server.base_url())
     );
     d.input(
         &["add", "Mail.Example.ORG", "--username", "smoky"],

@@ -11,11 +11,11 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 
-use common::{Backend, TempDir, TestServer, b64, unb64};
+use common::spawn::{Out, read_all, run_to_end};
+use common::{Backend, Options, TempDir, TestServer, b64, unb64};
 use serde_json::{Value, json};
 use vaultd::client::api::Api;
 use vaultd::client::crypto::{Kek, VaultKey};
@@ -52,77 +52,6 @@ fn node_ready() -> bool {
 
 // --- Processes ---------------------------------------------------------------
 
-#[derive(Debug)]
-struct Out {
-    run: String,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    #[track_caller]
-    fn ok(self) -> Out {
-        assert_eq!(self.code, 0, "`{}` should succeed: {self:#?}", self.run);
-        self
-    }
-
-    #[track_caller]
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim_end())
-            .unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}): {self:#?}", self.run))
-    }
-}
-
-/// Runs `cmd` to its end (at most two minutes) with `stdin`, or none.
-fn exec(mut cmd: Command, stdin: Option<&str>, run: String) -> Out {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{run}`: {e}"));
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let input = input.to_owned();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(input.as_bytes());
-        });
-    }
-    let stdout = read_all(child.stdout.take().unwrap());
-    let stderr = read_all(child.stderr.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`{run}` did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Out {
-        run,
-        code: status.code().unwrap_or(-1),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
-}
-
-fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
 /// `node serenity.mjs ARGS` against `url`, with VAULT_PASSWORD and friends.
 fn serenity(url: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
     let mut cmd = Command::new("node");
@@ -133,7 +62,7 @@ fn serenity(url: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
         .env_remove("VAULT_PASSWORD")
         .env_remove("VAULT_KEY_BLOB")
         .envs(env.iter().copied());
-    exec(cmd, None, format!("node serenity.mjs {}", args.join(" ")))
+    run_to_end(cmd, None, format!("node serenity.mjs {}", args.join(" ")))
 }
 
 /// The `vault` CLI as `username` on `url`, in an empty HOME.
@@ -147,73 +76,7 @@ fn vault(url: &str, username: &str, password: &str, args: &[&str], stdin: Option
         .env("VAULT_SERVER", url)
         .env("VAULT_USERNAME", username)
         .env("VAULT_PASSWORD", password);
-    exec(cmd, stdin, format!("vault {}", args.join(" ")))
-}
-
-/// A vaultd started by hand in a directory of our making (the harness
-/// makes its own `.env`), on a free loopback port.
-struct Vaultd {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Vaultd {
-    /// `vaultd --init-db` in `dir`; `Err(its stderr)` if it exits instead
-    /// of listening.
-    fn start(dir: &Path) -> Result<Vaultd, String> {
-        let mut child = Command::new(common::vaultd_bin())
-            .current_dir(dir)
-            .args(["--init-db", "--bind", "127.0.0.1:0", "--threads", "2"])
-            .env_remove("JWT_KEY")
-            .env_remove("OPAQUE_SERVER_SETUP")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting vaultd");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                        let _ = tx.send(Some(addr));
-                    }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-                let _ = tx.send(None);
-            });
-        }
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(addr)) => Ok(Vaultd {
-                child,
-                url: format!("http://{addr}"),
-                log,
-            }),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                // Let the reader thread take the last lines.
-                let _ = rx.recv_timeout(Duration::from_secs(5));
-                let log = log.lock().unwrap().clone();
-                Err(log)
-            }
-        }
-    }
-}
-
-impl Drop for Vaultd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    run_to_end(cmd, stdin, format!("vault {}", args.join(" ")))
 }
 
 /// A complete login with our own OPAQUE client (`vaultd::client::opaque`,
@@ -235,10 +98,6 @@ fn rust_login(
     (fin.export_key.to_vec(), fin.server_public_key, session)
 }
 
-fn url(server: &TestServer) -> String {
-    format!("http://{}", server.addr)
-}
-
 // --- Tests -------------------------------------------------------------------
 
 /// serenity's own run of the wire contract: register, login, tokens,
@@ -250,7 +109,7 @@ fn serenity_self_test(backend: Backend) {
     let Some(server) = TestServer::start(backend) else {
         return;
     };
-    let out = serenity(&url(&server), &[], &[]);
+    let out = serenity(&server.base_url(), &[], &[]);
     assert_eq!(out.code, 0, "{out:#?}");
     let last = out.stdout.lines().last().unwrap_or("");
     let passed: usize = last
@@ -286,35 +145,33 @@ fn server_setup_from_serenity_is_accepted() {
     assert_eq!(setup.len(), 171, "{setup}");
     assert_eq!(unb64(&setup).len(), 128);
 
-    let dir = TempDir::new("interop-setup");
+    // The test keeps the directories, to look at `.env` once vaultd is gone.
+    let dir = Arc::new(TempDir::new("interop-setup"));
     let env = format!(
         "# written by hand\nJWT_KEY=interop-test-jwt-key-{}\nOPAQUE_SERVER_SETUP={setup}\n",
         "k".repeat(30)
     );
     std::fs::write(dir.0.join(".env"), &env).unwrap();
-    let server =
-        Vaultd::start(&dir.0).unwrap_or_else(|log| panic!("vaultd refused the setup: {log}"));
+    let server = TestServer::try_start_in(Backend::Sqlite, dir.clone(), Options::default())
+        .unwrap_or_else(|log| panic!("vaultd refused the setup: {log}"));
+    let url = server.base_url();
     assert!(
         !server.log.lock().unwrap().contains("created .env"),
         "{}",
         server.log.lock().unwrap()
     );
 
-    let out = serenity(&server.url, &[], &[]).ok();
+    let out = serenity(&url, &[], &[]).ok();
     assert!(out.stdout.ends_with(" passed, 0 failed\n"), "{out:#?}");
 
     let password = "setup password";
     let pw = [("VAULT_PASSWORD", password)];
     assert_eq!(
-        serenity(&server.url, &["register", "setup-user"], &pw)
-            .ok()
-            .stdout,
+        serenity(&url, &["register", "setup-user"], &pw).ok().stdout,
         "ok - register setup-user\n"
     );
-    let js = serenity(&server.url, &["login", "setup-user"], &pw)
-        .ok()
-        .json();
-    let (export_key, server_key, _) = rust_login(&server.url, "setup-user", password);
+    let js = serenity(&url, &["login", "setup-user"], &pw).ok().json();
+    let (export_key, server_key, _) = rust_login(&url, "setup-user", password);
     assert_eq!(b64(&export_key), js["export_key"].as_str().unwrap());
     let setup = vaultd::auth::opaque::ServerSetup::deserialize(&unb64(&setup)).unwrap();
     assert_eq!(
@@ -326,12 +183,12 @@ fn server_setup_from_serenity_is_accepted() {
     assert_eq!(std::fs::read_to_string(dir.0.join(".env")).unwrap(), env);
 
     // One character short: refused, and the file is not replaced.
-    let bad_dir = TempDir::new("interop-bad-setup");
+    let bad_dir = Arc::new(TempDir::new("interop-bad-setup"));
     let setup_text = env.lines().nth(2).unwrap().to_owned();
     let bad_env = env.replace(&setup_text, &setup_text[..setup_text.len() - 1]);
     std::fs::write(bad_dir.0.join(".env"), &bad_env).unwrap();
-    match Vaultd::start(&bad_dir.0) {
-        Ok(s) => panic!("vaultd started with a malformed setup at {}", s.url),
+    match TestServer::try_start_in(Backend::Sqlite, bad_dir.clone(), Options::default()) {
+        Ok(s) => panic!("vaultd started with a malformed setup at {}", s.base_url()),
         Err(log) => assert!(log.contains("OPAQUE_SERVER_SETUP"), "{log}"),
     }
     assert_eq!(
@@ -349,7 +206,7 @@ fn cli_account_logs_in_with_serenity() {
         return;
     }
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let url = url(&server);
+    let url = server.base_url();
     let password = "cli master pässword 🔑";
     vault(&url, "cli-made", password, &["register"], None).ok();
     vault(
@@ -411,7 +268,7 @@ fn serenity_account_logs_in_with_the_rust_client() {
         return;
     }
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let url = url(&server);
+    let url = server.base_url();
     let password = "js master pässword";
     let pw = [("VAULT_PASSWORD", password)];
     serenity(&url, &["register", "js-made"], &pw).ok();
@@ -479,7 +336,7 @@ fn serenity_account_with_a_rust_vault_key_works_with_vault() {
         return;
     }
     let server = TestServer::start(Backend::Sqlite).unwrap();
-    let url = url(&server);
+    let url = server.base_url();
     let password = "shared master pässword";
 
     let mut child = Command::new("node")

@@ -630,11 +630,7 @@ fn closed_signups_need_a_one_time_invite(backend: Backend) {
 }
 
 fn make_invite(server: &TestServer) -> String {
-    let out = std::process::Command::new(common::vaultd_bin())
-        .current_dir(&server.dir.0)
-        .args(["invite", "--hours", "1"])
-        .output()
-        .unwrap();
+    let out = common::spawn::vaultd_command(&server.dir.0, &["invite", "--hours", "1"]);
     assert!(
         out.status.success(),
         "{}",

@@ -4,6 +4,7 @@
 
 pub mod pg;
 pub mod relay;
+pub mod spawn;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -21,6 +22,7 @@ use opaque_ke::{
 };
 use rand::rngs::OsRng;
 use serde_json::{Value, json};
+use spawn::{Listening, spawn_listening};
 use vaultd::auth::opaque::Suite;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +127,16 @@ impl TestServer {
         TestServer::spawn(backend, Arc::new(dir), options, true, "127.0.0.1:0")
     }
 
+    /// Like `start_in`, for a server that may refuse to start (a test's own
+    /// `.env`): `Err(its stderr)` then. The test keeps `dir` to look inside.
+    pub fn try_start_in(
+        backend: Backend,
+        dir: Arc<TempDir>,
+        options: Options,
+    ) -> Result<TestServer, String> {
+        TestServer::try_spawn(backend, dir, options, true, "127.0.0.1:0")
+    }
+
     /// A second server on the same directory (same `.env`, same database).
     pub fn sibling(&self) -> TestServer {
         TestServer::spawn(
@@ -143,6 +155,17 @@ impl TestServer {
         init: bool,
         bind: &str,
     ) -> TestServer {
+        TestServer::try_spawn(backend, dir, options, init, bind)
+            .unwrap_or_else(|log| panic!("vaultd did not start: {log}"))
+    }
+
+    fn try_spawn(
+        backend: Backend,
+        dir: Arc<TempDir>,
+        options: Options,
+        init: bool,
+        bind: &str,
+    ) -> Result<TestServer, String> {
         let mut cmd = Command::new(vaultd_bin());
         cmd.current_dir(&dir.0)
             .args(["--bind", bind, "--threads", "4"])
@@ -150,56 +173,19 @@ impl TestServer {
             .env_remove("JWT_KEY")
             .env_remove("OPAQUE_SERVER_SETUP")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::null());
         if init {
             cmd.arg("--init-db");
         }
-        let mut child = cmd.spawn().expect("starting vaultd");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut tx = Some(tx);
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(rest) = line
-                        .split("://")
-                        .nth(1)
-                        .filter(|_| line.contains("listening on"))
-                    {
-                        let addr = rest.split_whitespace().next().unwrap().to_string();
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(Ok(addr));
-                        }
-                    }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(Err(()));
-                }
-            });
-        }
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(addr)) => addr.parse().unwrap(),
-            _ => {
-                let _ = child.kill();
-                std::thread::sleep(Duration::from_millis(100));
-                panic!("vaultd did not start: {}", log.lock().unwrap());
-            }
-        };
-        TestServer {
+        let Listening { child, addr, log } = spawn_listening(cmd)?;
+        Ok(TestServer {
             backend,
             dir,
             addr,
             child,
             log,
             options,
-        }
+        })
     }
 
     /// Stops the server (SIGKILL) and starts it again on the same port and
@@ -231,8 +217,13 @@ impl TestServer {
         self.child.wait().unwrap()
     }
 
+    /// `http://ADDR`, what a client is given as its server.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}{path}", self.base_url())
     }
 
     /// The `.env` the server made.
@@ -375,17 +366,7 @@ fn read_head(mut reader: BufReader<TcpStream>) -> PartialResponse {
         .unwrap_or_else(|| panic!("no status line: {status_line:?}"))
         .parse()
         .unwrap();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap();
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
+    let headers = read_headers(&mut reader);
     PartialResponse {
         reader,
         response: RawResponse {
@@ -393,6 +374,21 @@ fn read_head(mut reader: BufReader<TcpStream>) -> PartialResponse {
             headers,
             body: Vec::new(),
         },
+    }
+}
+
+/// The header lines of an HTTP/1.1 message, up to the blank line, trimmed.
+pub fn read_headers(reader: &mut impl BufRead) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            return headers;
+        }
+        let (k, v) = line.split_once(':').unwrap();
+        headers.push((k.trim().to_string(), v.trim().to_string()));
     }
 }
 
