@@ -75,8 +75,10 @@ impl ApiError {
         }
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self.code(), "message": self.message() })
+    /// The serialized `{"error", "message"}` body.
+    pub fn body(&self) -> Vec<u8> {
+        let body = serde_json::json!({ "error": self.code(), "message": self.message() });
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 

@@ -73,7 +73,7 @@ fn handle(app: &App, options: &ServeOptions, mut request: Request) {
             (e.status(), e.body(), retry)
         }
     };
-    let response = json_response(status, &body, retry_after, options.hsts);
+    let response = json_response(status, body, retry_after, options.hsts);
     let _ = request.respond(response);
     // Only the route's own path is logged: an unknown path is whatever the
     // client sent, and could hold anything.
@@ -205,14 +205,13 @@ fn client_address(request: &Request, trust_proxy: bool) -> IpAddr {
 
 fn json_response(
     status: u16,
-    body: &serde_json::Value,
+    body: Vec<u8>,
     retry_after: Option<u64>,
     hsts: bool,
 ) -> Response<std::io::Cursor<Vec<u8>>> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     // The whole body is in memory: always send a Content-Length (tiny_http
     // would switch to chunked encoding above 32 KiB).
-    let mut response = Response::from_data(bytes)
+    let mut response = Response::from_data(body)
         .with_status_code(status)
         .with_chunked_threshold(usize::MAX);
     let mut add = |name: &str, value: &str| {

@@ -8,7 +8,8 @@ pub mod vault;
 
 use std::net::IpAddr;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::auth::limiter::Limiter;
 use crate::auth::opaque::{LoginStateSeal, ServerSetup};
@@ -54,16 +55,23 @@ impl Call<'_> {
 
 pub struct Reply {
     pub status: u16,
-    pub body: Value,
+    /// The JSON body, already serialized: routes serialize their own types
+    /// straight to bytes, with no `serde_json::Value` tree in between.
+    pub body: Vec<u8>,
 }
 
 impl Reply {
-    pub fn ok(body: Value) -> Result<Reply, ApiError> {
-        Ok(Reply { status: 200, body })
+    pub fn ok(body: impl Serialize) -> Result<Reply, ApiError> {
+        Reply::json(200, body)
     }
 
-    pub fn created(body: Value) -> Result<Reply, ApiError> {
-        Ok(Reply { status: 201, body })
+    pub fn created(body: impl Serialize) -> Result<Reply, ApiError> {
+        Reply::json(201, body)
+    }
+
+    fn json(status: u16, body: impl Serialize) -> Result<Reply, ApiError> {
+        let body = serde_json::to_vec(&body).map_err(|_| ApiError::Internal)?;
+        Ok(Reply { status, body })
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde::{Serialize, Serializer};
+use serde_json::json;
 
 use super::body::{Body, check_len};
 use super::{App, Call, Reply};
@@ -33,18 +34,48 @@ fn username(value: Option<&str>) -> Result<Option<&str>, ApiError> {
 
 const NO_SUCH_ENTRY: &str = "no entry for this site";
 
-/// An entry as API.md shows it. Takes the entry, so that its strings move
-/// into the JSON instead of being copied (a `/get` of every entry makes one
-/// per entry).
-pub fn entry_json(entry: Entry) -> Value {
-    let updated = UNIX_EPOCH + Duration::from_secs(entry.updated_at.max(0) as u64);
-    json!({
-        "site": entry.site,
-        "username": entry.username,
-        "password": entry.password,
-        "version": entry.version,
-        "updated_at": humantime::format_rfc3339_seconds(updated).to_string(),
-    })
+/// An entry as API.md shows it, serialized straight from the stored entry
+/// (a `/get` of every entry writes thousands of them).
+#[derive(Serialize)]
+struct EntryView<'a> {
+    site: &'a str,
+    username: Option<&'a str>,
+    password: &'a str,
+    version: i64,
+    #[serde(serialize_with = "rfc3339")]
+    updated_at: i64,
+}
+
+impl<'a> From<&'a Entry> for EntryView<'a> {
+    fn from(entry: &'a Entry) -> Self {
+        EntryView {
+            site: &entry.site,
+            username: entry.username.as_deref(),
+            password: &entry.password,
+            version: entry.version,
+            updated_at: entry.updated_at,
+        }
+    }
+}
+
+/// `{"entries": [...]}`: a `json!` here would copy every entry into a
+/// `serde_json::Value` tree first.
+#[derive(Serialize)]
+struct AllEntries<'a> {
+    entries: Vec<EntryView<'a>>,
+}
+
+/// `{"entry": {...}}`.
+#[derive(Serialize)]
+struct OneEntry<'a> {
+    entry: EntryView<'a>,
+}
+
+/// Unix seconds as RFC 3339 UTC (`2026-11-25T12:00:00Z`), written without an
+/// intermediate string.
+fn rfc3339<S: Serializer>(unix: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    let time = UNIX_EPOCH + Duration::from_secs((*unix).max(0) as u64);
+    serializer.collect_str(&humantime::format_rfc3339_seconds(time))
 }
 
 /// `POST /add {"site", "password", "username"?}` → `201 {"site", "version": 1}`.
@@ -72,11 +103,13 @@ pub fn get(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["site"])?;
     if body.opt_str("site")?.is_none() {
         let entries = app.store.list_entries(user)?;
-        let entries: Vec<Value> = entries.into_iter().map(entry_json).collect();
-        return Reply::ok(json!({ "entries": entries }));
+        let entries = entries.iter().map(EntryView::from).collect();
+        return Reply::ok(AllEntries { entries });
     }
     match app.store.get_entry(user, site(&body)?)? {
-        Some(entry) => Reply::ok(json!({ "entry": entry_json(entry) })),
+        Some(entry) => Reply::ok(OneEntry {
+            entry: EntryView::from(&entry),
+        }),
         None => Err(ApiError::NotFound(NO_SUCH_ENTRY)),
     }
 }
