@@ -31,13 +31,19 @@ pub struct ServeOptions {
 pub fn serve(server: Server, app: Arc<App>, options: ServeOptions, stop: Arc<AtomicBool>) {
     let server = Arc::new(server);
     let options = Arc::new(options);
+    let served = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..options.threads.max(1))
         .map(|i| {
-            let (server, app, options, stop) =
-                (server.clone(), app.clone(), options.clone(), stop.clone());
+            let (server, app, options, stop, served) = (
+                server.clone(),
+                app.clone(),
+                options.clone(),
+                stop.clone(),
+                served.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || worker(&server, &app, &options, &stop))
+                .spawn(move || worker(&server, &app, &options, &stop, &served))
                 .expect("spawning a worker thread")
         })
         .collect();
@@ -47,11 +53,41 @@ pub fn serve(server: Server, app: Arc<App>, options: ServeOptions, stop: Arc<Ato
     // Dropping the last handle closes the listening socket.
 }
 
-fn worker(server: &Server, app: &App, options: &ServeOptions, stop: &AtomicBool) {
+/// How often a worker looks at the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+/// After this many empty polls (6 s without a request to this worker) a
+/// worker gives the allocator's free memory back, once per burst: after
+/// tiny_http has ended the connection threads that the burst started (5 s
+/// idle), whose exit frees their caches.
+const IDLE_POLLS: u32 = 60;
+
+/// Serves requests until `stop` is set. `served` says whether any worker
+/// served a request since memory was last given back.
+fn worker(
+    server: &Server,
+    app: &App,
+    options: &ServeOptions,
+    stop: &AtomicBool,
+    served: &AtomicBool,
+) {
+    let mut empty_polls = 0u32;
     while !stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(request)) => handle(app, options, request),
-            Ok(None) => {}
+        match server.recv_timeout(POLL) {
+            Ok(Some(request)) => {
+                handle(app, options, request);
+                empty_polls = 0;
+                // Load first: under load the flag is already set, and a plain
+                // read does not make the workers fight over its cache line.
+                if !served.load(Ordering::Relaxed) {
+                    served.store(true, Ordering::Relaxed);
+                }
+            }
+            Ok(None) => {
+                empty_polls = empty_polls.saturating_add(1);
+                if empty_polls == IDLE_POLLS && served.swap(false, Ordering::Relaxed) {
+                    crate::memory::release_free_memory();
+                }
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }

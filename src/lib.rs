@@ -8,4 +8,5 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod memory;
 pub mod store;

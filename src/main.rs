@@ -166,6 +166,9 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>, String> {
 }
 
 fn serve(config: Config) -> Result<(), String> {
+    // As many arenas as cores: no more threads than that allocate at once,
+    // and every connection thread would otherwise keep one of its own.
+    vaultd::memory::limit_arenas(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let store = open_store(&config)?;
     let secrets_in_environment = std::env::var_os("OPAQUE_SERVER_SETUP").is_some();
     if config.init_db && !config.env_file.exists() && !secrets_in_environment {
