@@ -21,7 +21,7 @@ struct Args {
     /// address to listen on (default 127.0.0.1:0)
     #[argh(option, default = "String::from(\"127.0.0.1:0\")")]
     bind: String,
-    /// worker threads (default: number of cores, as vaultd)
+    /// worker threads (default: vaultd's, two per core)
     #[argh(option)]
     threads: Option<usize>,
 }
@@ -30,7 +30,7 @@ fn main() {
     let args: Args = argh::from_env();
     let threads = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .unwrap_or_else(vaultd::config::default_threads)
         .max(1);
     let server = match Server::http(args.bind.as_str()) {
         Ok(s) => Arc::new(s),

@@ -64,7 +64,8 @@ struct Args {
     /// concurrent clients for the login runs, comma-separated (default 1,16)
     #[argh(option, default = "String::from(\"1,16\")")]
     login_clients: String,
-    /// worker threads of vaultd and bench-bare (default: number of cores)
+    /// worker threads of vaultd and bench-bare (default: vaultd's, two per
+    /// core)
     #[argh(option)]
     threads: Option<usize>,
     /// the vaultd binary (default: the release build beside this program)
@@ -172,9 +173,7 @@ fn run(args: &Args) -> Res<()> {
     }
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let scratch = Scratch::new(&parent.join(format!("vaultd-bench-http-{}", std::process::id())))?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let threads = args.threads.unwrap_or_else(vaultd::config::default_threads);
     let ctx = Ctx {
         vaultd,
         bare,

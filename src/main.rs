@@ -21,7 +21,7 @@ struct Flags {
     /// address and port to listen on [VAULTD_BIND] (default 127.0.0.1:8080)
     #[argh(option)]
     bind: Option<String>,
-    /// worker threads [VAULTD_THREADS] (default: number of cores)
+    /// worker threads [VAULTD_THREADS] (default: two per core)
     #[argh(option)]
     threads: Option<usize>,
     /// create .env (if absent) and the database schema (if missing), then serve [VAULTD_INIT_DB=1]
