@@ -245,12 +245,11 @@ fn binaries(args: &Args) -> Res<(PathBuf, PathBuf, PathBuf)> {
             "bench-http: building vaultd, bench-bare, bench-fsync (release)",
         )?;
     }
+    // Absolute: the servers are started in their own scratch directories.
     let pick = |given: &Option<PathBuf>, default: PathBuf| -> Res<PathBuf> {
         let p = given.clone().unwrap_or(default);
-        if !p.exists() {
-            return Err(format!("{} not found: run `make bench`", p.display()).into());
-        }
-        Ok(p)
+        std::fs::canonicalize(&p)
+            .map_err(|_| format!("{} not found: run `make bench`", p.display()).into())
     };
     Ok((
         pick(&args.vaultd, dir.join("vaultd"))?,

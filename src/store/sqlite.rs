@@ -1,8 +1,9 @@
 //! The embedded default: SQLite in WAL mode with `synchronous=FULL`, so that a
 //! write acknowledged to a client survives a crash or a power cut.
 //!
-//! Writes go through one connection owned by a committer thread (SQLite has
-//! one writer at a time anyway). The committer takes every write that is
+//! Writes go through one connection (SQLite has one writer at a time
+//! anyway). A write that finds it free commits on its own thread. Writes
+//! that find it busy queue for a committer thread, which takes every write
 //! waiting, runs each in its own savepoint inside one `BEGIN IMMEDIATE`
 //! transaction, commits once and only then answers them all: concurrent
 //! writes share one fsync (group commit) and each still succeeds or fails on
@@ -11,7 +12,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -186,41 +188,91 @@ impl Job {
     }
 }
 
+/// The write connection and the `synchronous` level it is set to.
+struct Writer {
+    conn: Connection,
+    synchronous: Durability,
+}
+
+impl Writer {
+    /// Commits `batch` as one transaction, fsynced unless every write in it
+    /// is ephemeral.
+    fn commit(&mut self, batch: Vec<Job>) {
+        let wanted = if batch.iter().any(|job| job.durability == Durability::Full) {
+            Durability::Full
+        } else {
+            Durability::Ephemeral
+        };
+        // SQLite refuses to change `synchronous` inside a transaction.
+        if wanted != self.synchronous && set_synchronous(&self.conn, wanted).is_ok() {
+            self.synchronous = wanted;
+        }
+        commit_batch(&self.conn, batch);
+    }
+}
+
 struct Committer {
+    writer: Arc<Mutex<Writer>>,
+    /// Writes handed to the committer thread and not yet taken by it.
+    queued: Arc<AtomicUsize>,
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Committer {
     fn start(conn: Connection) -> StoreResult<Committer> {
+        let writer = Arc::new(Mutex::new(Writer {
+            conn,
+            synchronous: Durability::Full, // as `configure` left it
+        }));
+        let queued = Arc::new(AtomicUsize::new(0));
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("sqlite-committer".into())
-            .spawn(move || commit_loop(conn, queue))
+            .spawn({
+                let (writer, queued) = (writer.clone(), queued.clone());
+                move || commit_loop(&writer, &queued, queue)
+            })
             .map_err(|_| unavailable("cannot start the writer thread"))?;
         Ok(Committer {
+            writer,
+            queued,
             jobs: Some(jobs),
             thread: Some(thread),
         })
     }
 
-    /// Queues `f` and waits until its batch has been committed.
+    /// Commits `f` and returns its outcome. A write that finds no other
+    /// write going on commits on the caller's own thread (no hand-off, the
+    /// usual case on a home server); otherwise it queues for the committer
+    /// thread, which batches it with the others.
     fn run<T: Send + 'static>(
         &self,
         durability: Durability,
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let (job, answer) = Job::new(durability, f);
-        let sent = self
-            .jobs
-            .as_ref()
-            .is_some_and(|jobs| jobs.send(job).is_ok());
-        if !sent {
-            return Err(unavailable("the writer thread has stopped"));
+        let stopped = || Err(unavailable("the writer thread has stopped"));
+        // Only when nothing is queued: queued writes must not be overtaken.
+        let idle_writer = if self.queued.load(Ordering::SeqCst) == 0 {
+            self.writer.try_lock().ok()
+        } else {
+            None
+        };
+        if let Some(mut writer) = idle_writer {
+            writer.commit(vec![job]);
+        } else {
+            self.queued.fetch_add(1, Ordering::SeqCst);
+            let sent = self
+                .jobs
+                .as_ref()
+                .is_some_and(|jobs| jobs.send(job).is_ok());
+            if !sent {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+                return stopped();
+            }
         }
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(unavailable("the writer thread has stopped")))
+        answer.recv().unwrap_or_else(|_| stopped())
     }
 }
 
@@ -236,21 +288,15 @@ impl Drop for Committer {
 
 /// The committer thread: waits for a write, takes every other write already
 /// queued behind it, and commits them together.
-fn commit_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
-    let mut synchronous = Durability::Full; // as `configure` left it
+fn commit_loop(writer: &Mutex<Writer>, queued: &AtomicUsize, queue: mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
+        // A poisoned lock only means a panic elsewhere; `commit_batch`
+        // leaves no transaction open.
+        let mut writer = writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
-        let wanted = if batch.iter().any(|job| job.durability == Durability::Full) {
-            Durability::Full
-        } else {
-            Durability::Ephemeral
-        };
-        // SQLite refuses to change `synchronous` inside a transaction.
-        if wanted != synchronous && set_synchronous(&conn, wanted).is_ok() {
-            synchronous = wanted;
-        }
-        commit_batch(&conn, batch);
+        queued.fetch_sub(batch.len(), Ordering::SeqCst);
+        writer.commit(batch);
     }
 }
 
@@ -968,6 +1014,39 @@ mod tests {
         assert_eq!(store.write(level), Ok(FULL));
         assert_eq!(store.write_ephemeral(level), Ok(NORMAL));
         assert_eq!(store.write(level), Ok(FULL));
+    }
+
+    fn thread_name(_: &Connection) -> StoreResult<Option<String>> {
+        Ok(std::thread::current().name().map(str::to_string))
+    }
+
+    #[test]
+    fn a_write_with_the_connection_free_commits_on_its_own_thread() {
+        let store = SqliteStore::open(&scratch_path("inline"), 1).unwrap();
+        let caller = std::thread::current().name().map(str::to_string);
+        assert_eq!(store.write(thread_name), Ok(caller));
+    }
+
+    #[test]
+    fn writes_that_find_the_connection_busy_are_committed_by_the_committer() {
+        let store = SqliteStore::open(&scratch_path("queued"), 1).unwrap();
+        let busy = store.committer.writer.lock().unwrap();
+        let names: Vec<_> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| store.write(thread_name)))
+                .collect();
+            while store.committer.queued.load(Ordering::SeqCst) < 4 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(busy);
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(
+            names
+                .iter()
+                .all(|n| *n == Ok(Some("sqlite-committer".into())))
+        );
+        assert_eq!(store.committer.queued.load(Ordering::SeqCst), 0);
     }
 
     #[test]
