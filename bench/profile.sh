@@ -16,7 +16,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-2000}
-target=${CARGO_TARGET_DIR:-target}
+# Absolute: the servers are started in their own directories.
+target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 if [ -z "${PROFILE_VAULTD:-}" ]; then
 	CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
 		CARGO_TARGET_DIR="$target/prof" cargo build --quiet --release --bin vaultd
