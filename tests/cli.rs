@@ -30,7 +30,7 @@ const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const DIGITS: &str = "0123456789";
 const SYMBOLS: &str = "!#%&()*+,-./:;<=>?@[]^_{|}~";
 
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "register",
     "add",
     "get",
@@ -42,6 +42,7 @@ const COMMANDS: [&str; 12] = [
     "export",
     "import",
     "logout",
+    "unregister",
     "completions",
 ];
 
@@ -686,6 +687,35 @@ fn logout_ends_every_session() {
             .0,
         401
     );
+    assert_eq!(ls(&d), Vec::<String>::new());
+}
+
+/// `vault unregister` deletes nothing without `--yes`; with it, the account
+/// and its entries are gone from the server and the name is free again.
+#[test]
+fn unregister_deletes_the_account_only_when_confirmed() {
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let d = Device::new(&server.base_url(), "uma", "uma master pw");
+    register(&d);
+    d.input(&["add", "uma.example"], "uma-pw").ok();
+
+    d.run(&["unregister"]).fails(2, "pass --yes");
+    assert_eq!(ls(&d), ["uma.example"]);
+
+    let out = d.run(&["unregister", "--yes"]).ok();
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("", "deleted the account uma and every entry\n")
+    );
+    d.run(&["ls"]).fails(1, "");
+    assert!(
+        Client::new(&server.base_url())
+            .unwrap()
+            .login("uma", "uma master pw")
+            .is_err()
+    );
+    // The name is free: a new account starts empty.
+    register(&d);
     assert_eq!(ls(&d), Vec::<String>::new());
 }
 

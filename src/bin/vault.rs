@@ -49,6 +49,7 @@ enum Command {
     Export(Export),
     Import(Import),
     Logout(Logout),
+    Unregister(Unregister),
     Completions(Completions),
 }
 
@@ -181,6 +182,15 @@ struct Import {
 #[derive(FromArgs)]
 #[argh(subcommand, name = "logout")]
 struct Logout {}
+
+/// delete the account and every entry on the server, for good
+#[derive(FromArgs)]
+#[argh(subcommand, name = "unregister")]
+struct Unregister {
+    /// confirm: without it nothing is deleted
+    #[argh(switch)]
+    yes: bool,
+}
 
 /// print a completion script: bash, zsh or fish
 #[derive(FromArgs)]
@@ -508,6 +518,19 @@ fn run(args: Args) -> Res {
             };
             session.change_password(&new)?;
             eprintln!("master password changed; other sessions have ended");
+            Ok(())
+        }
+        Command::Unregister(u) => {
+            if !u.yes {
+                return Err(Fail::Usage(
+                    "unregister deletes the account and every entry for good; \
+                     run `vault export` first if you want them, then pass --yes"
+                        .into(),
+                ));
+            }
+            let username = ctx.username()?.to_owned();
+            ctx.login()?.delete_account()?;
+            eprintln!("deleted the account {username} and every entry");
             Ok(())
         }
         Command::Export(_) => {

@@ -32,13 +32,14 @@ _vault() {
         --format) COMPREPLY=($(compgen -W "json bitwarden-csv keepassxc-csv" -- "$cur")); return 0 ;;
     esac
     case "$cmd" in
-        "") opts="register add get ls edit rm generate passwd export import logout completions --server --username --profile --ca-file --help" ;;
+        "") opts="register add get ls edit rm generate passwd export import logout unregister completions --server --username --profile --ca-file --help" ;;
         register) opts="--invite" ;;
         add) opts="--username --generate --length --no-symbols" ;;
         get) opts="--field --json" ;;
         ls) opts="--json" ;;
         edit) opts="--username --generate --length --no-symbols --password-stdin" ;;
         generate) opts="--length --no-symbols" ;;
+        unregister) opts="--yes" ;;
         import)
             if [[ "$cur" != -* ]]; then
                 COMPREPLY=($(compgen -f -- "$cur")); return 0
@@ -80,6 +81,7 @@ _vault() {
                 'export:print every entry decrypted as JSON'
                 'import:import entries from a file'
                 'logout:end every session'
+                'unregister:delete the account and every entry'
                 'completions:print a shell completion script'
             )
             _describe 'command' cmds
@@ -93,6 +95,7 @@ _vault() {
                 edit) _arguments '1:site:' '--username[new username]:username:' '--generate[generate a new password]' '--length[generated length]:length:' '--no-symbols[letters and digits only]' '--password-stdin[read the new password from stdin]' ;;
                 rm) _arguments '1:site:' ;;
                 generate) _arguments '--length[length]:length:' '--no-symbols[letters and digits only]' ;;
+                unregister) _arguments '--yes[confirm the deletion]' ;;
                 import) _arguments '1:file:_files' '--format[file format]:format:(json bitwarden-csv keepassxc-csv)' ;;
                 completions) _arguments '1:shell:(bash zsh fish)' ;;
             esac
@@ -103,7 +106,7 @@ _vault "$@"
 "#;
 
 const FISH: &str = r#"# fish completion for vault: save it as ~/.config/fish/completions/vault.fish
-set -l cmds register add get ls edit rm generate passwd export import logout completions
+set -l cmds register add get ls edit rm generate passwd export import logout unregister completions
 complete -c vault -f
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l server -r -d 'server URL'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l username -r -d 'account name'
@@ -120,6 +123,7 @@ complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a passwd -d 'chang
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a export -d 'print every entry decrypted'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a import -d 'import entries from a file'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a logout -d 'end every session'
+complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a unregister -d 'delete the account'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a completions -d 'print a completion script'
 complete -c vault -n "__fish_seen_subcommand_from register" -l invite -r -d 'invite code'
 complete -c vault -n "__fish_seen_subcommand_from add edit" -l username -r -d 'entry username'
@@ -131,6 +135,7 @@ complete -c vault -n "__fish_seen_subcommand_from get" -l field -x -a 'password 
 complete -c vault -n "__fish_seen_subcommand_from get ls" -l json -d 'print JSON'
 complete -c vault -n "__fish_seen_subcommand_from import" -F
 complete -c vault -n "__fish_seen_subcommand_from import" -l format -x -a 'json bitwarden-csv keepassxc-csv' -d 'file format'
+complete -c vault -n "__fish_seen_subcommand_from unregister" -l yes -d 'confirm the deletion'
 complete -c vault -n "__fish_seen_subcommand_from completions" -x -a 'bash zsh fish'
 "#;
 
@@ -152,6 +157,7 @@ mod tests {
                 "export",
                 "import",
                 "logout",
+                "unregister",
                 "completions",
             ] {
                 assert!(s.contains(cmd), "{shell} lacks {cmd}");
