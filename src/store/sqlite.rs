@@ -153,9 +153,9 @@ enum Durability {
     Ephemeral,
 }
 
-/// A write waiting for the committer. `run` gets the connection inside the
-/// batch's transaction (or why there is none), does its work in a savepoint
-/// and returns what to do once the batch is committed or not.
+/// One write, committed alone or in a batch. `run` gets the connection
+/// inside the batch's transaction (or why there is none), does its work in a
+/// savepoint and returns what to do once the batch is committed or not.
 struct Job {
     durability: Durability,
     run: Work,
