@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 
 use crate::auth::opaque::ServerSetup;
-use crate::store::{PgSettings, SslMode};
+use crate::store::{Database, PgSettings, SslMode};
 
 /// The shortest `JWT_KEY` accepted (HS256 wants at least 256 bits).
 pub const MIN_JWT_KEY_LEN: usize = 32;
@@ -39,12 +39,6 @@ impl std::str::FromStr for Signups {
             _ => Err(format!("signups must be `open` or `closed`, not `{s}`")),
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub enum Database {
-    Sqlite(PathBuf),
-    Postgres(PgSettings),
 }
 
 /// Everything the server needs to run, secrets excepted.

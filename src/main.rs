@@ -150,8 +150,8 @@ fn run(flags: Flags) -> Result<(), String> {
 
 fn sqlite_path(config: &Config) -> Result<&std::path::Path, String> {
     match &config.database {
-        config::Database::Sqlite(path) => Ok(path),
-        config::Database::Postgres(_) => Err(
+        store::Database::Sqlite(path) => Ok(path),
+        store::Database::Postgres(_) => Err(
             "backup and restore are for the embedded SQLite; for PostgreSQL use \
              pg_dump --format=custom and pg_restore"
                 .into(),
@@ -227,10 +227,10 @@ fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-fn describe(database: &config::Database) -> String {
+fn describe(database: &store::Database) -> String {
     match database {
-        config::Database::Sqlite(path) => format!("SQLite at {}", path.display()),
-        config::Database::Postgres(pg) => {
+        store::Database::Sqlite(path) => format!("SQLite at {}", path.display()),
+        store::Database::Postgres(pg) => {
             format!("PostgreSQL {} at {}:{}", pg.database, pg.host, pg.port)
         }
     }

@@ -14,6 +14,14 @@ pub use self::sqlite::{backup as sqlite_backup, restore as sqlite_restore};
 /// migration step in both backends.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// Which database to use: the embedded SQLite file, or PostgreSQL as
+/// `database.ini` describes it.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(std::path::PathBuf),
+    Postgres(PgSettings),
+}
+
 /// Why a storage call failed. Messages never hold SQL or data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -206,12 +214,7 @@ pub(crate) fn check_schema_version(found: i64) -> StoreResult<()> {
 /// Opens the configured database. A SQLite file is created only when
 /// `create` is set (`--init-db`), so a typo in `--data-dir` is an error rather
 /// than a fresh, empty vault.
-pub fn open(
-    database: &crate::config::Database,
-    pool_size: u32,
-    create: bool,
-) -> Result<Box<dyn Store>, String> {
-    use crate::config::Database;
+pub fn open(database: &Database, pool_size: u32, create: bool) -> Result<Box<dyn Store>, String> {
     match database {
         Database::Sqlite(path) => {
             if !create && !path.exists() {
