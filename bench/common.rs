@@ -330,8 +330,9 @@ pub fn register(http: &mut Http, header: Header, username: &str, password: &[u8]
         &json!({"username": username, "registration_request": b64(&start.message.serialize())}),
     )?;
     expect(&r, 200, "/register")?;
+    let reply = r.json()?;
     let response = RegistrationResponse::deserialize(&unb64(
-        r.json()?["registration_response"]
+        reply["registration_response"]
             .as_str()
             .ok_or("no registration_response")?,
     )?)?;
@@ -344,7 +345,11 @@ pub fn register(http: &mut Http, header: Header, username: &str, password: &[u8]
     let r = http.post(
         "/register/finish",
         header,
-        &json!({"username": username, "registration_record": b64(&finish.message.serialize())}),
+        &json!({
+            "username": username,
+            "registration_id": reply["registration_id"],
+            "registration_record": b64(&finish.message.serialize()),
+        }),
     )?;
     expect(&r, 201, "/register/finish")
 }

@@ -82,6 +82,14 @@ impl ApiError {
     }
 }
 
+/// A write whose `base_seq` is not the user's `seq` (API.md 1.1, Sync).
+pub const STALE_SEQ: &str = "the vault has changed since base_seq: sync and retry";
+/// A `registration_id` that is unknown, expired, spent or another's.
+pub const BAD_REGISTRATION: &str =
+    "field `registration_id` is unknown, expired or already used: start the registration again";
+/// Closed signups without a valid invite.
+pub const NO_INVITE: &str = "signups are closed: a valid invite is required";
+
 impl From<StoreError> for ApiError {
     /// Routes map `Conflict`/`NotFound` themselves when those are expected;
     /// what reaches this conversion is an outage or a bug.
@@ -89,6 +97,11 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Conflict => ApiError::Conflict("already exists"),
             StoreError::NotFound => ApiError::NotFound("not found"),
+            StoreError::StaleSeq => ApiError::Conflict(STALE_SEQ),
+            StoreError::Invalid(crate::store::Invalid::Registration) => {
+                ApiError::bad_request(BAD_REGISTRATION)
+            }
+            StoreError::Invalid(crate::store::Invalid::Invite) => ApiError::Forbidden(NO_INVITE),
             StoreError::Unavailable(_) | StoreError::Schema(_) => ApiError::Unavailable,
         }
     }

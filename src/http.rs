@@ -207,7 +207,8 @@ fn authenticate(app: &App, access: Access, request: &Request) -> Result<Caller, 
         .ok_or(ApiError::Unauthorized)?;
     let session = app.tokens.verify(token).ok_or(ApiError::Unauthorized)?;
     // Revocation: the token must carry the user's current counter.
-    if app.store.user_rev(session.user_id)? != Some(session.rev) {
+    let current = app.store.token_state(session.user_id)?;
+    if !current.is_some_and(|state| session.matches(&state)) {
         return Err(ApiError::Unauthorized);
     }
     if access == Access::FreshUser {

@@ -8,7 +8,7 @@ use argh::FromArgs;
 
 use vaultd::api::{App, account};
 use vaultd::auth::limiter::Limiter;
-use vaultd::auth::opaque::LoginStateSeal;
+use vaultd::auth::opaque::{CredentialIds, LoginStateSeal};
 use vaultd::auth::token::TokenKeys;
 use vaultd::config::{self, Config, Settings, Signups};
 use vaultd::http::{self, ServeOptions};
@@ -192,6 +192,7 @@ fn serve(config: Config) -> Result<(), String> {
         store,
         tokens: TokenKeys::new(&secrets.jwt_key, config.session_ttl),
         login_seal: LoginStateSeal::new(&secrets.jwt_key),
+        credential_ids: CredentialIds::new(&secrets.jwt_key),
         server_setup: secrets.server_setup,
         signups: config.signups,
         limiter: Limiter::default(),

@@ -295,7 +295,10 @@ fn vault_routes_do_what_api_md_says(backend: Backend) {
         t,
         &json!({"site": "b.example", "password": "pw1", "username": "alice"}),
     );
-    assert_eq!((s, r), (201, json!({"site": "b.example", "version": 1})));
+    assert_eq!(
+        (s, r),
+        (201, json!({"site": "b.example", "version": 1, "seq": 1}))
+    );
     let (s, r) = server.post(
         "/add",
         t,
@@ -361,7 +364,10 @@ fn vault_routes_do_what_api_md_says(backend: Backend) {
         t,
         &json!({"site": "b.example", "password": "pw1b"}),
     );
-    assert_eq!((s, r), (200, json!({"site": "b.example", "version": 2})));
+    assert_eq!(
+        (s, r),
+        (200, json!({"site": "b.example", "version": 2, "seq": 4}))
+    );
     let e = server.post("/get", t, &json!({"site": "b.example"})).1["entry"].clone();
     assert_eq!(
         (
@@ -377,7 +383,10 @@ fn vault_routes_do_what_api_md_says(backend: Backend) {
         t,
         &json!({"site": "b.example", "username": null, "version": 2}),
     );
-    assert_eq!((s, r), (200, json!({"site": "b.example", "version": 3})));
+    assert_eq!(
+        (s, r),
+        (200, json!({"site": "b.example", "version": 3, "seq": 5}))
+    );
     let e = server.post("/get", t, &json!({"site": "b.example"})).1["entry"].clone();
     assert_eq!(
         (e["password"].as_str(), e["username"].clone()),
@@ -420,7 +429,7 @@ fn vault_routes_do_what_api_md_says(backend: Backend) {
     );
     // delete
     let (s, r) = server.post("/delete", t, &json!({"site": "b.example"}));
-    assert_eq!((s, r), (200, json!({"site": "b.example"})));
+    assert_eq!((s, r), (200, json!({"site": "b.example", "seq": 6})));
     assert_eq!(
         server.post("/delete", t, &json!({"site": "b.example"})).0,
         404
@@ -457,11 +466,12 @@ fn field_limits(backend: Backend) {
     };
     let site512 = "s".repeat(512);
     let pw8192 = "p".repeat(8192);
-    let user8192 = "u".repeat(8192);
-    assert_eq!(add(&site512, &pw8192, Some(&user8192)), 201);
+    // API.md 1.1: `username` holds up to 32 KiB (8 KiB in 1.0).
+    let user32k = "u".repeat(32768);
+    assert_eq!(add(&site512, &pw8192, Some(&user32k)), 201);
     assert_eq!(add(&"s".repeat(513), "pw", None), 400);
     assert_eq!(add("ok2", &"p".repeat(8193), None), 400);
-    assert_eq!(add("ok3", "pw", Some(&"u".repeat(8193))), 400);
+    assert_eq!(add("ok3", "pw", Some(&"u".repeat(32769))), 400);
     assert_eq!(add("ok4", "", None), 400);
     assert_eq!(add("", "pw", None), 400);
     // Limits are bytes, not characters: 171 × "é" (2 bytes) = 342 bytes is fine,
@@ -476,7 +486,7 @@ fn field_limits(backend: Backend) {
     let (s, r) = server.post("/get", t, &json!({"site": site512}));
     assert_eq!(s, 200);
     assert_eq!(r["entry"]["password"].as_str().unwrap().len(), 8192);
-    assert_eq!(r["entry"]["username"].as_str().unwrap().len(), 8192);
+    assert_eq!(r["entry"]["username"].as_str().unwrap().len(), 32768);
     assert_eq!(
         server
             .post("/change", t, &json!({"site": site512, "password": ""}))

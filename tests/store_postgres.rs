@@ -154,12 +154,16 @@ fn schema_has_the_documented_shape() {
         })
         .collect();
     let expected = [
+        "deletions.user_id bigint NO",
+        "deletions.site bytea NO",
+        "deletions.seq bigint NO",
         "entries.user_id bigint NO",
         "entries.site bytea NO",
         "entries.username bytea YES",
         "entries.password bytea NO",
         "entries.version bigint NO",
         "entries.updated_at bigint NO",
+        "entries.seq bigint NO",
         "invites.hash bytea NO",
         "invites.expires_at bigint NO",
         "invites.spent_at bigint YES",
@@ -169,12 +173,20 @@ fn schema_has_the_documented_shape() {
         "pending_logins.epoch bigint NO",
         "pending_logins.state bytea NO",
         "pending_logins.expires_at bigint NO",
+        "registrations.id bytea NO",
+        "registrations.username text NO",
+        "registrations.user_id bigint YES",
+        "registrations.credential_id bytea NO",
+        "registrations.expires_at bigint NO",
         "users.id bigint NO",
         "users.username text NO",
+        "users.credential_id bytea NO",
         "users.record bytea NO",
         "users.vault_key bytea YES",
         "users.rev bigint NO",
         "users.epoch bigint NO",
+        "users.seq bigint NO",
+        "users.manifest bytea YES",
         "users.created_at bigint NO",
         "vaultd_meta.key text NO",
         "vaultd_meta.value bigint YES",
@@ -243,7 +255,7 @@ fn unreachable_database_answers_unavailable_quickly() {
                 assert!(!why.contains("irrelevant"), "{why}");
                 assert_unavailable_quickly("prepare", || store.prepare(true));
                 assert_unavailable_quickly("add_entry", || {
-                    store.add_entry(1, "site", None, "pw", suite::NOW)
+                    suite::add(&store, 1, "site", None, "pw", suite::NOW)
                 });
             });
         }
@@ -329,20 +341,19 @@ fn lost_connections_are_replaced_and_an_outage_is_survived() {
     // An autocommit write is not run again (its outcome could be unknown):
     // it answers Unavailable, and the dead connection is dropped.
     relay.cut();
-    let early = store.add_entry(alice.id, "early", None, "pw", suite::NOW);
+    let early = store.revoke_tokens(alice.id);
     if used.elapsed() < Duration::from_millis(900) {
         // Well within the store's PING_AFTER_IDLE (1 s): no ping happened.
         assert!(
             matches!(early, Err(StoreError::Unavailable(_))),
             "a write on a dead connection: {early:?}"
         );
-        assert_eq!(store.get_entry(alice.id, "early"), Ok(None));
+        assert_eq!(store.user_rev(alice.id), Ok(Some(0)));
     }
     // A connection idle for longer than that is pinged and replaced first.
     relay.cut();
     thread::sleep(Duration::from_millis(1200));
-    store
-        .add_entry(alice.id, "site", None, "pw", suite::NOW)
+    suite::add(&store, alice.id, "site", None, "pw", suite::NOW)
         .expect("a write after the cut and a pause");
 
     // The database goes away: quick 503s, no hang, no panic.
@@ -350,7 +361,8 @@ fn lost_connections_are_replaced_and_an_outage_is_survived() {
     assert_unavailable_quickly("health", || store.health());
     assert_unavailable_quickly("user_rev", || store.user_rev(alice.id));
     assert_unavailable_quickly("change_entry", || {
-        store.change_entry(
+        suite::chg(
+            &store,
             alice.id,
             "site",
             &vaultd::store::EntryChange {
@@ -384,9 +396,7 @@ fn a_connection_ended_by_the_server_is_replaced_for_a_read() {
         return;
     };
     let alice = suite::user(&store, "alice");
-    store
-        .add_entry(alice.id, "site", None, "pw", suite::NOW)
-        .unwrap();
+    suite::add(&store, alice.id, "site", None, "pw", suite::NOW).unwrap();
     // The pool's connection in steady use: not pinged on the next check-out.
     let used = Instant::now();
     assert!(store.get_entry(alice.id, "site").unwrap().is_some());

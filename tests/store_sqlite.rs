@@ -36,9 +36,7 @@ fn prepare_is_idempotent_and_checks_the_schema() {
     store.prepare(true).unwrap();
     store.prepare(true).unwrap();
     store.prepare(false).unwrap();
-    let user = store
-        .create_user("alice", b"record", None, None, 1)
-        .unwrap();
+    let user = suite::create(&store, "alice", b"record", None, None, 1).unwrap();
     store.prepare(true).unwrap();
     assert_eq!(
         store.user_by_id(user.id).unwrap().unwrap().username,
@@ -77,8 +75,8 @@ fn two_stores_on_one_file_see_each_others_writes() {
     let a = SqliteStore::open(&path, 2).unwrap();
     a.prepare(true).unwrap();
     let b = SqliteStore::open(&path, 2).unwrap();
-    let user = a.create_user("alice", b"r", None, None, 1).unwrap();
-    b.add_entry(user.id, "site", None, "pw", 1).unwrap();
+    let user = suite::create(&a, "alice", b"r", None, None, 1).unwrap();
+    suite::add(&b, user.id, "site", None, "pw", 1).unwrap();
     assert_eq!(
         a.get_entry(user.id, "site").unwrap().unwrap().password,
         "pw"

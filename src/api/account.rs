@@ -8,7 +8,7 @@ use opaque_ke::{
 };
 use rand::RngCore;
 use rand::rngs::OsRng;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::body::{Body, check_len};
@@ -16,10 +16,13 @@ use super::{App, Call, Reply};
 use crate::auth::opaque::Suite;
 use crate::config::Signups;
 use crate::error::ApiError;
-use crate::store::{PendingLogin, StoreError, User, unix_now};
+use crate::store::{NewUser, PendingLogin, PendingRegistration, StoreError, User, unix_now};
 
 /// How long a login may take between its two steps.
 pub const LOGIN_TTL_SECONDS: i64 = 60;
+/// How long a registration (or password change) may take between its two
+/// steps (API.md 1.1, `registration_id`).
+pub const REGISTRATION_TTL_SECONDS: i64 = 600;
 /// Account routes need a token at most this old.
 pub const FRESH_TOKEN_SECONDS: u64 = 300;
 const MAX_VAULT_KEY: usize = 1024;
@@ -52,9 +55,7 @@ pub fn invite_hash(code: &str) -> Vec<u8> {
 
 /// A fresh invite code: 128 random bits, base64url.
 pub fn new_invite_code() -> String {
-    let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    b64(&bytes)
+    b64(&random_bytes::<16>())
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -67,7 +68,7 @@ fn required_invite(app: &App, invite: Option<&str>) -> Result<Option<Vec<u8>>, A
     if app.signups == Signups::Open {
         return Ok(None);
     }
-    const CLOSED: ApiError = ApiError::Forbidden("signups are closed: a valid invite is required");
+    const CLOSED: ApiError = ApiError::Forbidden(crate::error::NO_INVITE);
     let hash = invite_hash(invite.ok_or(CLOSED)?);
     if !app.store.invite_valid(&hash, unix_now())? {
         return Err(CLOSED);
@@ -113,19 +114,40 @@ fn registration_request(body: &Body) -> Result<RegistrationRequest<Suite>, ApiEr
     .map_err(|_| bad_message("registration_request"))
 }
 
-/// The OPRF step shared by registration and password change.
-fn registration_response(
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// The OPRF step shared by registration and password change: evaluated
+/// under a fresh credential identifier, which is kept (single use, 10
+/// minutes) under the `registration_id` the client sends back.
+fn start_registration(
     app: &App,
     request: RegistrationRequest<Suite>,
-    credential_identifier: &str,
-) -> Result<Value, ApiError> {
-    let response = ServerRegistration::<Suite>::start(
-        &app.server_setup,
-        request,
-        credential_identifier.as_bytes(),
-    )
-    .map_err(|_| bad_message("registration_request"))?;
-    Ok(json!({ "registration_response": b64(&response.message.serialize()) }))
+    username: &str,
+    user_id: Option<i64>,
+) -> Result<Reply, ApiError> {
+    let credential_id = app.credential_ids.fresh(username);
+    let response = ServerRegistration::<Suite>::start(&app.server_setup, request, &credential_id)
+        .map_err(|_| bad_message("registration_request"))?;
+    let id = random_bytes::<32>().to_vec();
+    let now = unix_now();
+    app.store.put_registration(
+        &PendingRegistration {
+            id: id.clone(),
+            username: username.to_string(),
+            user_id,
+            credential_id,
+            expires_at: now + REGISTRATION_TTL_SECONDS,
+        },
+        now,
+    )?;
+    Reply::ok(json!({
+        "registration_response": b64(&response.message.serialize()),
+        "registration_id": b64(&id),
+    }))
 }
 
 /// The record a client uploads at the end of registration, checked and
@@ -144,7 +166,7 @@ fn registration_record(body: &Body) -> Result<Vec<u8>, ApiError> {
 fn session_reply(app: &App, user: &User) -> Result<Reply, ApiError> {
     let token = app
         .tokens
-        .issue(user.id, user.rev)
+        .issue_for_account(user.id, user.rev, user.created_at)
         .map_err(|_| ApiError::Internal)?;
     Reply::ok(json!({
         "token": token,
@@ -161,32 +183,43 @@ pub fn register(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let username = username(&body)?;
     let request = registration_request(&body)?;
     required_invite(app, body.opt_str("invite")?)?;
+    // Every `/register` counts against its address (API.md 1.1), taken
+    // names included: names cannot be probed for free.
+    app.limiter
+        .check_finish(None, call.client)
+        .map_err(throttled)?;
+    app.limiter.record_failure(None, call.client);
     if app.store.user_by_name(&username)?.is_some() {
         return Err(ApiError::Conflict("this username is taken"));
     }
-    Reply::ok(registration_response(app, request, &username)?)
+    start_registration(app, request, &username, None)
 }
 
-/// `POST /register/finish {"username", "registration_record", "vault_key"?, "invite"?}`.
+/// `POST /register/finish {"username", "registration_id", "registration_record",
+/// "vault_key"?, "invite"?}`.
 pub fn register_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(
         call.body,
-        &["username", "registration_record", "vault_key", "invite"],
+        &[
+            "username",
+            "registration_id",
+            "registration_record",
+            "vault_key",
+            "invite",
+        ],
     )?;
-    let username = username(&body)?;
-    let record = registration_record(&body)?;
-    let vault_key = vault_key(&body)?;
-    let invite = required_invite(app, body.opt_str("invite")?)?;
-    match app
-        .store
-        .create_user(&username, &record, vault_key, invite.as_deref(), unix_now())
-    {
+    let user = NewUser {
+        username: username(&body)?,
+        registration: body.bytes("registration_id")?,
+        record: registration_record(&body)?,
+        vault_key: vault_key(&body)?.map(str::to_string),
+        invite: required_invite(app, body.opt_str("invite")?)?,
+    };
+    match app.store.create_user(&user, unix_now()) {
         Ok(user) => Reply::created(json!({ "username": user.username })),
         Err(StoreError::Conflict) => Err(ApiError::Conflict("this username is taken")),
-        // The invite was spent by a concurrent registration.
-        Err(StoreError::NotFound) => Err(ApiError::Forbidden(
-            "signups are closed: a valid invite is required",
-        )),
+        // A spent invite (a concurrent registration) is 403, an unknown
+        // registration 400: see `ApiError::from`.
         Err(e) => Err(e.into()),
     }
 }
@@ -218,17 +251,20 @@ pub fn login(app: &App, call: &Call) -> Result<Reply, ApiError> {
         ),
         None => None,
     };
+    let credential_id = match &user {
+        Some(u) => u.credential_id.clone(),
+        None => app.credential_ids.unknown(&username),
+    };
     let start = ServerLogin::start(
         &mut OsRng,
         &app.server_setup,
         record,
         request,
-        username.as_bytes(),
+        &credential_id,
         ServerLoginParameters::default(),
     )
     .map_err(|_| bad_message("credential_request"))?;
-    let mut id = vec![0u8; 32];
-    OsRng.fill_bytes(&mut id);
+    let id = random_bytes::<32>().to_vec();
     let now = unix_now();
     app.store.put_login(
         &PendingLogin {
@@ -331,20 +367,27 @@ pub fn password(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let body = Body::parse(call.body, &["registration_request"])?;
     let request = registration_request(&body)?;
     let user = current_user(app, call)?;
-    Reply::ok(registration_response(app, request, &user.username)?)
+    start_registration(app, request, &user.username, Some(user.id))
 }
 
-/// `POST /account/password/finish {"registration_record", "vault_key"?}`:
-/// replaces the record, ends every older token and pending login, and
-/// answers like `/login/finish`.
+/// `POST /account/password/finish {"registration_id", "registration_record",
+/// "vault_key"?}`: replaces the credential identifier and record, ends every
+/// older token and pending login, and answers like `/login/finish`.
 pub fn password_finish(app: &App, call: &Call) -> Result<Reply, ApiError> {
-    let body = Body::parse(call.body, &["registration_record", "vault_key"])?;
+    let body = Body::parse(
+        call.body,
+        &["registration_id", "registration_record", "vault_key"],
+    )?;
+    let registration = body.bytes("registration_id")?;
     let record = registration_record(&body)?;
     let vault_key = vault_key(&body)?;
-    match app
-        .store
-        .change_password(call.caller()?.user_id, &record, vault_key)
-    {
+    match app.store.change_password(
+        call.caller()?.user_id,
+        &registration,
+        &record,
+        vault_key,
+        unix_now(),
+    ) {
         Ok(user) => session_reply(app, &user),
         Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
         Err(e) => Err(e.into()),

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::auth::limiter::Limiter;
-use crate::auth::opaque::{LoginStateSeal, ServerSetup};
+use crate::auth::opaque::{CredentialIds, LoginStateSeal, ServerSetup};
 use crate::auth::token::TokenKeys;
 use crate::config::Signups;
 use crate::error::ApiError;
@@ -24,6 +24,7 @@ pub struct App {
     pub tokens: TokenKeys,
     pub server_setup: ServerSetup,
     pub login_seal: LoginStateSeal,
+    pub credential_ids: CredentialIds,
     pub signups: Signups,
     pub limiter: Limiter,
 }
@@ -128,6 +129,7 @@ pub const ROUTES: &[Route] = &[
     route("/get", false, Access::User, vault::get),
     route("/change", false, Access::User, vault::change),
     route("/delete", false, Access::User, vault::delete),
+    route("/sync", false, Access::User, vault::sync),
 ];
 
 const fn route(path: &'static str, get: bool, access: Access, handler: Handler) -> Route {

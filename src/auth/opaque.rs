@@ -82,9 +82,67 @@ impl LoginStateSeal {
     }
 }
 
+/// Random bytes after the username in a credential identifier (API.md 1.1
+/// asks for at least 16).
+const CREDENTIAL_SUFFIX_LEN: usize = 32;
+
+/// OPAQUE credential identifiers (API.md 1.1, Usernames).
+///
+/// The OPRF key of an account is derived from the server's seed and the
+/// credential identifier. With the bare username (1.0), anyone could call
+/// `/register` for a name not yet taken, keep the OPRF evaluations of their
+/// guesses, and test them offline against one `/login` after the real
+/// registration. A fresh random suffix per registration and per password
+/// change makes every such evaluation useless; an unknown name gets a
+/// suffix derived from a server secret, so that its `/login` answers are
+/// repeatable and shaped like an account's.
+pub struct CredentialIds {
+    unknown_key: [u8; 32],
+}
+
+impl CredentialIds {
+    pub fn new(jwt_key: &[u8]) -> Self {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(jwt_key).expect("HMAC takes any key length");
+        mac.update(b"vaultd unknown credential id v1");
+        CredentialIds {
+            unknown_key: mac.finalize().into_bytes().into(),
+        }
+    }
+
+    /// A new identifier for a registration or a password change.
+    pub fn fresh(&self, username: &str) -> Vec<u8> {
+        let mut suffix = [0u8; CREDENTIAL_SUFFIX_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut suffix);
+        [username.as_bytes(), &suffix].concat()
+    }
+
+    /// The stable identifier `/login` uses for a name without an account.
+    pub fn unknown(&self, username: &str) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.unknown_key)
+            .expect("HMAC takes any key length");
+        mac.update(username.as_bytes());
+        [username.as_bytes(), &mac.finalize().into_bytes()].concat()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_ids_are_fresh_for_accounts_and_stable_for_unknown_names() {
+        let ids = CredentialIds::new(&[7u8; 40]);
+        let (a, b) = (ids.fresh("alice"), ids.fresh("alice"));
+        assert_ne!(a, b);
+        assert!(a.starts_with(b"alice") && a.len() == 5 + CREDENTIAL_SUFFIX_LEN);
+        assert_eq!(ids.unknown("bob"), ids.unknown("bob"));
+        assert_eq!(ids.unknown("bob").len(), 3 + CREDENTIAL_SUFFIX_LEN);
+        assert_ne!(
+            ids.unknown("bob"),
+            CredentialIds::new(&[8u8; 40]).unknown("bob")
+        );
+    }
 
     #[test]
     fn sealed_state_opens_only_for_its_login_and_key() {

@@ -28,9 +28,15 @@ const MAX_TOKEN_LEN: usize = 1024;
 /// full, the memory is emptied and refills with the tokens in use.
 const VERIFIED_CAPACITY: usize = 1024;
 
+/// Our custom claims. `acct`, the account's creation time, binds a token to
+/// the account it was issued for, not only to its id (API.md 1.1). Tokens
+/// that vaultd issues always carry it; one without it can only have been
+/// made with `JWT_KEY` itself, which could forge any claim anyway.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct RevClaim {
     rev: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acct: Option<i64>,
 }
 
 /// What a valid token says.
@@ -40,6 +46,16 @@ pub struct Session {
     pub rev: i64,
     /// Unix seconds the token was issued (for re-authentication checks).
     pub issued_at: u64,
+    /// The creation time of the account it was issued for (see `RevClaim`).
+    pub account: Option<i64>,
+}
+
+impl Session {
+    /// Whether the token is current for the account stored under its id:
+    /// not revoked, and issued for that very account.
+    pub fn matches(&self, state: &crate::store::TokenState) -> bool {
+        self.rev == state.rev && self.account.is_none_or(|a| a == state.created_at)
+    }
 }
 
 /// A token whose signature and claims were checked: what it says, and the
@@ -90,11 +106,32 @@ impl TokenKeys {
         self.ttl.as_secs()
     }
 
-    /// Makes a token for a user at its current revocation counter.
+    /// Makes a token for a user at its current revocation counter, bound to
+    /// the account made at `created_at`.
+    pub fn issue_for_account(
+        &self,
+        user_id: i64,
+        rev: i64,
+        created_at: i64,
+    ) -> Result<String, jwt_simple::Error> {
+        self.make(
+            user_id,
+            RevClaim {
+                rev,
+                acct: Some(created_at),
+            },
+        )
+    }
+
+    /// Makes a token with only the claims API.md lists (tests and tools).
     pub fn issue(&self, user_id: i64, rev: i64) -> Result<String, jwt_simple::Error> {
+        self.make(user_id, RevClaim { rev, acct: None })
+    }
+
+    fn make(&self, user_id: i64, custom: RevClaim) -> Result<String, jwt_simple::Error> {
         let mut jti = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
-        let mut claims = Claims::with_custom_claims(RevClaim { rev }, self.ttl.into())
+        let mut claims = Claims::with_custom_claims(custom, self.ttl.into())
             .with_subject(user_id)
             .with_jwt_id(URL_SAFE_NO_PAD.encode(jti));
         claims.invalid_before = None;
@@ -132,6 +169,7 @@ impl TokenKeys {
             user_id: claims.subject?.parse().ok()?,
             rev: claims.custom.rev,
             issued_at: claims.issued_at?.as_secs(),
+            account: claims.custom.acct,
         };
         let mut verified = self.verified();
         if verified.len() >= VERIFIED_CAPACITY {
@@ -233,6 +271,21 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_bound_to_the_account_it_was_issued_for() {
+        let keys = TokenKeys::new(&[3u8; 40], 3600);
+        let state = |rev, created_at| crate::store::TokenState { rev, created_at };
+        let bound = keys
+            .verify(&keys.issue_for_account(4, 0, 1000).unwrap())
+            .unwrap();
+        assert!(bound.matches(&state(0, 1000)));
+        // Same id and rev, another account (made later under that id).
+        assert!(!bound.matches(&state(0, 1001)));
+        assert!(!bound.matches(&state(1, 1000)));
+        let plain = keys.verify(&keys.issue(4, 0).unwrap()).unwrap();
+        assert!(plain.matches(&state(0, 5)));
+    }
+
+    #[test]
     fn remembered_time_checks_match_jwt_simple() {
         let now = Clock::now_since_epoch();
         let s = jwt_simple::prelude::Duration::from_secs;
@@ -241,6 +294,7 @@ mod tests {
                 user_id: 1,
                 rev: 0,
                 issued_at: 0,
+                account: None,
             },
             issued_at: iat.map(s),
             invalid_before: nbf.map(s),
@@ -262,9 +316,11 @@ mod tests {
     #[test]
     fn expired_token_fails_and_missing_exp_fails() {
         let keys = TokenKeys::new(KEY, 3600);
-        let mut claims =
-            Claims::with_custom_claims(RevClaim { rev: 0 }, Duration::from_secs(1).into())
-                .with_subject(1);
+        let mut claims = Claims::with_custom_claims(
+            RevClaim { rev: 0, acct: None },
+            Duration::from_secs(1).into(),
+        )
+        .with_subject(1);
         let past = Clock::now_since_epoch() - jwt_simple::prelude::Duration::from_secs(4000);
         claims.issued_at = Some(past);
         claims.expires_at = Some(past + jwt_simple::prelude::Duration::from_secs(3600));
@@ -274,9 +330,11 @@ mod tests {
                 .is_none()
         );
 
-        let mut claims =
-            Claims::with_custom_claims(RevClaim { rev: 0 }, Duration::from_secs(60).into())
-                .with_subject(1);
+        let mut claims = Claims::with_custom_claims(
+            RevClaim { rev: 0, acct: None },
+            Duration::from_secs(60).into(),
+        )
+        .with_subject(1);
         claims.expires_at = None;
         assert!(
             keys.verify(&keys.key.authenticate(claims).unwrap())

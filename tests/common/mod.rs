@@ -447,7 +447,11 @@ pub fn register(server: &TestServer, username: &str, password: &str, extra: Valu
         return status;
     }
     let record = registration_finish(state, password, &reply);
-    let mut body = json!({ "username": username, "registration_record": record });
+    let mut body = json!({
+        "username": username,
+        "registration_id": reply["registration_id"],
+        "registration_record": record,
+    });
     merge(&mut body, &extra, &["invite", "vault_key"]);
     server.post("/register/finish", None, &body).0
 }

@@ -6,13 +6,109 @@
 use std::sync::Barrier;
 use std::thread;
 
-use vaultd::store::{EntryChange, PendingLogin, Store, StoreError, User};
+use vaultd::store::{
+    Changes, Entry, EntryChange, NewEntry, NewUser, PendingLogin, PendingRegistration, Store,
+    StoreError, StoreResult, SyncWrite, User, Written,
+};
 
 pub const NOW: i64 = 1_700_000_000;
 
+static REGISTRATION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A fresh `registration_id` for `name` (and `user_id`, for a password change).
+pub fn registration(s: &dyn Store, name: &str, user_id: Option<i64>) -> Vec<u8> {
+    let n = REGISTRATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let id = [b"reg-".as_slice(), &n.to_be_bytes(), name.as_bytes()].concat();
+    let pending = PendingRegistration {
+        id: id.clone(),
+        username: name.to_string(),
+        user_id,
+        credential_id: [name.as_bytes(), b"-cred"].concat(),
+        expires_at: NOW + 600,
+    };
+    s.put_registration(&pending, NOW).expect("put_registration");
+    id
+}
+
+/// Both steps of a registration, with `rev` 0.
+pub fn create(
+    s: &dyn Store,
+    name: &str,
+    record: &[u8],
+    vault_key: Option<&str>,
+    invite: Option<&[u8]>,
+    now: i64,
+) -> StoreResult<User> {
+    let new = NewUser {
+        registration: registration(s, name, None),
+        username: name.to_string(),
+        record: record.to_vec(),
+        vault_key: vault_key.map(str::to_string),
+        invite: invite.map(<[u8]>::to_vec),
+    };
+    s.create_user(&new, now)
+}
+
+/// Both steps of a password change.
+pub fn change_pw(
+    s: &dyn Store,
+    id: i64,
+    record: &[u8],
+    vault_key: Option<&str>,
+) -> StoreResult<User> {
+    // A registration for a user that is gone cannot be stored (its foreign
+    // key), so such a change gets one that is not this user's.
+    let registration = match s.user_by_id(id)? {
+        Some(u) => registration(s, &u.username, Some(id)),
+        None => registration(s, "gone", None),
+    };
+    s.change_password(id, &registration, record, vault_key, NOW)
+}
+
+/// An add without sync fields; the entry as it was stored.
+pub fn add(
+    s: &dyn Store,
+    user: i64,
+    site: &str,
+    username: Option<&str>,
+    password: &str,
+    now: i64,
+) -> StoreResult<Entry> {
+    let entry = NewEntry {
+        site: site.to_string(),
+        username: username.map(str::to_string),
+        password: password.to_string(),
+    };
+    s.add_entry(user, &entry, &SyncWrite::default(), now)?;
+    Ok(Entry {
+        site: entry.site,
+        username: entry.username,
+        password: entry.password,
+        version: 1,
+        updated_at: now,
+    })
+}
+
+/// A change without sync fields; the new version.
+pub fn chg(
+    s: &dyn Store,
+    user: i64,
+    site: &str,
+    change: &EntryChange,
+    now: i64,
+) -> StoreResult<i64> {
+    s.change_entry(user, site, change, &SyncWrite::default(), now)
+        .map(|w| w.version)
+}
+
+/// A delete without sync fields.
+pub fn del(s: &dyn Store, user: i64, site: &str) -> StoreResult<()> {
+    s.delete_entry(user, site, &SyncWrite::default())
+        .map(|_| ())
+}
+
 pub fn user(s: &dyn Store, name: &str) -> User {
-    s.create_user(name, b"record", None, None, NOW)
-        .expect("create_user")
+    create(s, name, b"record", None, None, NOW).expect("create_user")
 }
 
 pub fn login(id: u8, user_id: Option<i64>, expires_at: i64) -> PendingLogin {
@@ -48,17 +144,14 @@ pub fn health_answers(s: &dyn Store) {
 
 pub fn users_create_and_look_up(s: &dyn Store) {
     let record = b"\x00opaque\xffrecord".to_vec();
-    let alice = s
-        .create_user("alice", &record, Some("wrapped-key\u{0}é"), None, NOW)
-        .expect("create alice");
+    let alice =
+        create(s, "alice", &record, Some("wrapped-key\u{0}é"), None, NOW).expect("create alice");
     assert_eq!(alice.username, "alice");
     assert_eq!(alice.record, record);
     assert_eq!(alice.vault_key.as_deref(), Some("wrapped-key\u{0}é"));
     assert_eq!((alice.rev, alice.epoch), (0, 0));
 
-    let bob = s
-        .create_user("bob", b"r2", None, None, NOW)
-        .expect("create bob");
+    let bob = create(s, "bob", b"r2", None, None, NOW).expect("create bob");
     assert_ne!(bob.id, alice.id);
     assert_eq!(bob.vault_key, None);
 
@@ -80,25 +173,21 @@ pub fn users_create_and_look_up(s: &dyn Store) {
 pub fn users_taken_name_is_a_conflict(s: &dyn Store) {
     let alice = user(s, "alice");
     assert_eq!(
-        s.create_user("alice", b"other", Some("k"), None, NOW + 1),
+        create(s, "alice", b"other", Some("k"), None, NOW + 1),
         Err(StoreError::Conflict)
     );
     assert_eq!(s.user_by_name("alice"), Ok(Some(alice)));
 }
 
 pub fn users_revoke_and_change_password(s: &dyn Store) {
-    let alice = s
-        .create_user("alice", b"old", Some("old key"), None, NOW)
-        .unwrap();
+    let alice = create(s, "alice", b"old", Some("old key"), None, NOW).unwrap();
     let bob = user(s, "bob");
     assert_eq!(s.revoke_tokens(alice.id), Ok(1));
     assert_eq!(s.revoke_tokens(alice.id), Ok(2));
     assert_eq!(s.user_rev(alice.id), Ok(Some(2)));
     assert_eq!(s.user_by_id(alice.id).unwrap().unwrap().epoch, 0);
 
-    let changed = s
-        .change_password(alice.id, b"new", Some("new key"))
-        .unwrap();
+    let changed = change_pw(s, alice.id, b"new", Some("new key")).unwrap();
     assert_eq!(changed.id, alice.id);
     assert_eq!(changed.username, "alice");
     assert_eq!(changed.record, b"new");
@@ -107,7 +196,7 @@ pub fn users_revoke_and_change_password(s: &dyn Store) {
     assert_eq!(s.user_by_id(alice.id), Ok(Some(changed)));
 
     // Without a vault key the stored one is cleared.
-    let changed = s.change_password(alice.id, b"newer", None).unwrap();
+    let changed = change_pw(s, alice.id, b"newer", None).unwrap();
     assert_eq!(changed.vault_key, None);
     assert_eq!((changed.rev, changed.epoch), (4, 2));
     assert_eq!(s.user_by_name("alice"), Ok(Some(changed)));
@@ -116,10 +205,7 @@ pub fn users_revoke_and_change_password(s: &dyn Store) {
     assert_eq!(s.user_by_id(bob.id), Ok(Some(bob.clone())));
 
     let missing = alice.id.max(bob.id) + 1000;
-    assert_eq!(
-        s.change_password(missing, b"x", None),
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(change_pw(s, missing, b"x", None), Err(StoreError::NotFound));
     assert_eq!(s.revoke_tokens(missing), Err(StoreError::NotFound));
 }
 
@@ -127,9 +213,8 @@ pub fn users_delete_cascades(s: &dyn Store) {
     let alice = user(s, "alice");
     let bob = user(s, "bob");
     for u in [&alice, &bob] {
-        s.add_entry(u.id, "site-a", Some("user"), "pw", NOW)
-            .unwrap();
-        s.add_entry(u.id, "site-b", None, "pw", NOW).unwrap();
+        add(s, u.id, "site-a", Some("user"), "pw", NOW).unwrap();
+        add(s, u.id, "site-b", None, "pw", NOW).unwrap();
     }
     s.put_login(&login(1, Some(alice.id), NOW + 60), NOW)
         .unwrap();
@@ -168,22 +253,21 @@ pub fn invites_are_spent_once(s: &dyn Store) {
         Err(StoreError::Conflict)
     );
 
-    let carol = s
-        .create_user("carol", b"rec", None, Some(&hash), NOW)
-        .expect("an unspent invite admits");
+    let carol =
+        create(s, "carol", b"rec", None, Some(&hash), NOW).expect("an unspent invite admits");
     assert_eq!(s.user_by_name("carol"), Ok(Some(carol)));
     assert_eq!(s.invite_valid(&hash, NOW), Ok(false));
 
     // Spent: reuse admits nobody.
     assert_eq!(
-        s.create_user("dave", b"rec", None, Some(&hash), NOW),
-        Err(StoreError::NotFound)
+        create(s, "dave", b"rec", None, Some(&hash), NOW),
+        Err(StoreError::Invalid(vaultd::store::Invalid::Invite))
     );
     assert_eq!(s.user_by_name("dave"), Ok(None));
     // Unknown invite.
     assert_eq!(
-        s.create_user("erin", b"rec", None, Some(&[9u8; 32]), NOW),
-        Err(StoreError::NotFound)
+        create(s, "erin", b"rec", None, Some(&[9u8; 32]), NOW),
+        Err(StoreError::Invalid(vaultd::store::Invalid::Invite))
     );
     assert_eq!(s.user_by_name("erin"), Ok(None));
 }
@@ -196,8 +280,8 @@ pub fn invites_expire(s: &dyn Store) {
     assert_eq!(s.invite_valid(&hash, NOW), Ok(true));
     assert_eq!(s.invite_valid(&hash, NOW + 1), Ok(false));
     assert_eq!(
-        s.create_user("frank", b"rec", None, Some(&hash), NOW + 1),
-        Err(StoreError::NotFound)
+        create(s, "frank", b"rec", None, Some(&hash), NOW + 1),
+        Err(StoreError::Invalid(vaultd::store::Invalid::Invite))
     );
     assert_eq!(s.user_by_name("frank"), Ok(None));
     // Still unspent: a failed attempt does not spend it.
@@ -209,13 +293,12 @@ pub fn invites_stay_unspent_when_the_name_is_taken(s: &dyn Store) {
     let hash = [3u8; 32];
     s.create_invite(&hash, NOW + 60).unwrap();
     assert_eq!(
-        s.create_user("alice", b"rec", None, Some(&hash), NOW),
+        create(s, "alice", b"rec", None, Some(&hash), NOW),
         Err(StoreError::Conflict)
     );
     assert_eq!(s.user_by_name("alice"), Ok(Some(alice)));
     assert_eq!(s.invite_valid(&hash, NOW), Ok(true), "rolled back");
-    s.create_user("grace", b"rec", None, Some(&hash), NOW)
-        .expect("the invite still works");
+    create(s, "grace", b"rec", None, Some(&hash), NOW).expect("the invite still works");
     assert_eq!(s.invite_valid(&hash, NOW), Ok(false));
 }
 
@@ -261,9 +344,7 @@ pub fn logins_expired_are_purged_by_put(s: &dyn Store) {
 pub fn entries_add_get_list(s: &dyn Store) {
     let alice = user(s, "alice");
     let bob = user(s, "bob");
-    let added = s
-        .add_entry(alice.id, "example.org", Some("me"), "secret", NOW)
-        .unwrap();
+    let added = add(s, alice.id, "example.org", Some("me"), "secret", NOW).unwrap();
     assert_eq!(added.site, "example.org");
     assert_eq!(added.username.as_deref(), Some("me"));
     assert_eq!(added.password, "secret");
@@ -274,7 +355,7 @@ pub fn entries_add_get_list(s: &dyn Store) {
     );
 
     assert_eq!(
-        s.add_entry(alice.id, "example.org", None, "other", NOW + 5),
+        add(s, alice.id, "example.org", None, "other", NOW + 5),
         Err(StoreError::Conflict)
     );
     assert_eq!(
@@ -285,15 +366,11 @@ pub fn entries_add_get_list(s: &dyn Store) {
     // Users do not see each other's entries, and may use the same site.
     assert_eq!(s.get_entry(bob.id, "example.org"), Ok(None));
     assert_eq!(s.list_entries(bob.id), Ok(vec![]));
-    let bobs = s
-        .add_entry(bob.id, "example.org", None, "bob's", NOW)
-        .unwrap();
+    let bobs = add(s, bob.id, "example.org", None, "bob's", NOW).unwrap();
     assert_eq!(bobs.username, None);
     assert_eq!(s.get_entry(bob.id, "example.org"), Ok(Some(bobs)));
 
-    let second = s
-        .add_entry(alice.id, "a.example", None, "pw2", NOW + 1)
-        .unwrap();
+    let second = add(s, alice.id, "a.example", None, "pw2", NOW + 1).unwrap();
     assert_eq!(s.list_entries(alice.id), Ok(vec![second, added]));
     assert_eq!(s.get_entry(alice.id, "nowhere"), Ok(None));
 }
@@ -307,8 +384,15 @@ pub fn entries_round_trip_bytes_and_sort_by_bytes(s: &dyn Store) {
     for (i, site) in sites.iter().enumerate() {
         let username = format!("user\u{0}{i}ü");
         let password = format!("\u{0}pw\u{0}{site}\u{10FFFF}");
-        s.add_entry(alice.id, site, Some(&username), &password, NOW + i as i64)
-            .unwrap();
+        add(
+            s,
+            alice.id,
+            site,
+            Some(&username),
+            &password,
+            NOW + i as i64,
+        )
+        .unwrap();
     }
     let listed = s.list_entries(alice.id).unwrap();
     let mut expected: Vec<&str> = sites.to_vec();
@@ -337,12 +421,17 @@ pub fn entries_round_trip_bytes_and_sort_by_bytes(s: &dyn Store) {
 pub fn entries_change(s: &dyn Store) {
     let alice = user(s, "alice");
     let bob = user(s, "bob");
-    s.add_entry(alice.id, "site", Some("name"), "pw1", NOW)
-        .unwrap();
+    add(s, alice.id, "site", Some("name"), "pw1", NOW).unwrap();
 
     // Password only.
     assert_eq!(
-        s.change_entry(alice.id, "site", &change(Some("pw2"), None, None), NOW + 1),
+        chg(
+            s,
+            alice.id,
+            "site",
+            &change(Some("pw2"), None, None),
+            NOW + 1
+        ),
         Ok(2)
     );
     let e = s.get_entry(alice.id, "site").unwrap().unwrap();
@@ -358,7 +447,8 @@ pub fn entries_change(s: &dyn Store) {
 
     // Clear the username.
     assert_eq!(
-        s.change_entry(
+        chg(
+            s,
             alice.id,
             "site",
             &change(None, Some(None), Some(2)),
@@ -379,7 +469,8 @@ pub fn entries_change(s: &dyn Store) {
 
     // Set both.
     assert_eq!(
-        s.change_entry(
+        chg(
+            s,
             alice.id,
             "site",
             &change(Some("pw\u{0}3"), Some(Some("new\u{0}name")), None),
@@ -396,7 +487,8 @@ pub fn entries_change(s: &dyn Store) {
     // A stale version: Conflict, and nothing changes.
     for stale in [1, 3, 5] {
         assert_eq!(
-            s.change_entry(
+            chg(
+                s,
                 alice.id,
                 "site",
                 &change(Some("lost"), Some(None), Some(stale)),
@@ -411,11 +503,17 @@ pub fn entries_change(s: &dyn Store) {
     // no entry at all.
     for expected in [None, Some(1), Some(4)] {
         assert_eq!(
-            s.change_entry(alice.id, "nosite", &change(Some("x"), None, expected), NOW),
+            chg(
+                s,
+                alice.id,
+                "nosite",
+                &change(Some("x"), None, expected),
+                NOW
+            ),
             Err(StoreError::NotFound)
         );
         assert_eq!(
-            s.change_entry(bob.id, "site", &change(Some("x"), None, expected), NOW),
+            chg(s, bob.id, "site", &change(Some("x"), None, expected), NOW),
             Err(StoreError::NotFound)
         );
     }
@@ -428,7 +526,7 @@ pub fn entries_for_a_deleted_user_are_not_found(s: &dyn Store) {
     s.delete_user(gone.id).unwrap();
     // A user deleted between the token check and the write: not a conflict.
     assert_eq!(
-        s.add_entry(gone.id, "site", None, "pw", NOW),
+        add(s, gone.id, "site", None, "pw", NOW),
         Err(StoreError::NotFound)
     );
 }
@@ -436,23 +534,23 @@ pub fn entries_for_a_deleted_user_are_not_found(s: &dyn Store) {
 pub fn entries_delete(s: &dyn Store) {
     let alice = user(s, "alice");
     let bob = user(s, "bob");
-    let kept = s.add_entry(alice.id, "keep", None, "pw", NOW).unwrap();
-    s.add_entry(alice.id, "drop", None, "pw", NOW).unwrap();
+    let kept = add(s, alice.id, "keep", None, "pw", NOW).unwrap();
+    add(s, alice.id, "drop", None, "pw", NOW).unwrap();
 
-    assert_eq!(s.delete_entry(bob.id, "drop"), Err(StoreError::NotFound));
-    assert_eq!(s.delete_entry(alice.id, "drop"), Ok(()));
+    assert_eq!(del(s, bob.id, "drop"), Err(StoreError::NotFound));
+    assert_eq!(del(s, alice.id, "drop"), Ok(()));
     assert_eq!(s.get_entry(alice.id, "drop"), Ok(None));
-    assert_eq!(s.delete_entry(alice.id, "drop"), Err(StoreError::NotFound));
+    assert_eq!(del(s, alice.id, "drop"), Err(StoreError::NotFound));
     assert_eq!(s.list_entries(alice.id), Ok(vec![kept]));
     // The site can be added again, from version 1.
-    let again = s.add_entry(alice.id, "drop", None, "pw", NOW).unwrap();
+    let again = add(s, alice.id, "drop", None, "pw", NOW).unwrap();
     assert_eq!(again.version, 1);
 }
 
 pub fn entries_change_race_has_one_winner(s: &dyn Store) {
     const THREADS: usize = 16;
     let alice = user(s, "alice");
-    s.add_entry(alice.id, "raced", None, "pw0", NOW).unwrap();
+    add(s, alice.id, "raced", None, "pw0", NOW).unwrap();
 
     // Open the connections first, so that the race is between statements
     // and not between connection set-ups.
@@ -475,7 +573,8 @@ pub fn entries_change_race_has_one_winner(s: &dyn Store) {
                 scope.spawn(move || {
                     let password = format!("pw-from-{i}");
                     barrier.wait();
-                    let r = s.change_entry(
+                    let r = chg(
+                        s,
                         alice.id,
                         "raced",
                         &change(Some(&password), None, Some(1)),
@@ -504,6 +603,268 @@ pub fn entries_change_race_has_one_winner(s: &dyn Store) {
     assert_eq!(entry.password, format!("pw-from-{}", winners[0]));
 }
 
+// ---------------------------------------------------------------------------
+// API 1.1: registrations, ids, sync
+
+pub fn registrations_are_single_use_and_bound_to_their_name(s: &dyn Store) {
+    let id = registration(s, "alice", None);
+    let new = |name: &str, registration: &[u8]| NewUser {
+        registration: registration.to_vec(),
+        username: name.to_string(),
+        record: b"rec".to_vec(),
+        vault_key: None,
+        invite: None,
+    };
+    let invalid = Err(StoreError::Invalid(vaultd::store::Invalid::Registration));
+    // Another username's registration makes no account and is not spent.
+    assert_eq!(s.create_user(&new("bob", &id), NOW).map(|u| u.id), invalid);
+    let alice = s.create_user(&new("alice", &id), NOW).unwrap();
+    assert_eq!(
+        (alice.rev, alice.credential_id.as_slice()),
+        (0, &b"alice-cred"[..])
+    );
+    // Spent.
+    assert_eq!(
+        s.create_user(&new("alice", &id), NOW).map(|u| u.id),
+        invalid
+    );
+    assert_eq!(
+        s.create_user(&new("carol", b"unknown"), NOW).map(|u| u.id),
+        invalid
+    );
+    // Expired.
+    let late = registration(s, "dave", None);
+    assert_eq!(
+        s.create_user(&new("dave", &late), NOW + 601).map(|u| u.id),
+        invalid
+    );
+    // A taken name: `Conflict`, and the registration stays for a retry.
+    let again = registration(s, "alice", None);
+    assert_eq!(
+        s.create_user(&new("alice", &again), NOW).map(|u| u.id),
+        Err(StoreError::Conflict)
+    );
+    // A new account cannot be made from a password change's registration.
+    let change = registration(s, "erin", Some(alice.id));
+    assert_eq!(
+        s.create_user(&new("erin", &change), NOW).map(|u| u.id),
+        invalid
+    );
+}
+
+pub fn password_changes_take_their_own_registration(s: &dyn Store) {
+    let alice = user(s, "alice");
+    let bob = user(s, "bob");
+    let invalid = Err(StoreError::Invalid(vaultd::store::Invalid::Registration));
+    let first = registration(s, "alice", Some(alice.id));
+    let second = registration(s, "alice", Some(alice.id));
+    let bobs = registration(s, "bob", Some(bob.id));
+    let change = |id: &[u8]| {
+        s.change_password(alice.id, id, b"new", None, NOW)
+            .map(|u| u.epoch)
+    };
+    assert_eq!(change(&bobs), invalid);
+    assert_eq!(change(&registration(s, "alice", None)), invalid);
+    assert_eq!(change(&second), Ok(1));
+    assert_eq!(change(&second), invalid);
+    assert_eq!(change(&first), Ok(2));
+    let gone = registration(s, "bob", Some(bob.id));
+    s.delete_user(bob.id).unwrap();
+    assert_eq!(
+        s.change_password(bob.id, &gone, b"x", None, NOW)
+            .map(|u| u.id),
+        Err(StoreError::NotFound)
+    );
+}
+
+pub fn user_ids_are_never_reused(s: &dyn Store) {
+    let mut last = 0;
+    for round in 0..3 {
+        let u = user(s, &format!("user{round}"));
+        assert!(u.id > last, "id {} after {last}", u.id);
+        last = u.id;
+        s.delete_user(u.id).unwrap();
+    }
+    assert!(user(s, "user0").id > last);
+}
+
+fn sync(base_seq: Option<i64>, manifest: Option<&str>) -> SyncWrite {
+    SyncWrite {
+        base_seq,
+        manifest: manifest.map(str::to_string),
+    }
+}
+
+fn entry(site: &str, password: &str) -> NewEntry {
+    NewEntry {
+        site: site.to_string(),
+        username: None,
+        password: password.to_string(),
+    }
+}
+
+fn sites(changes: &Changes) -> Vec<&str> {
+    changes.entries.iter().map(|e| e.site.as_str()).collect()
+}
+
+pub fn sync_numbers_every_write_and_lists_what_changed(s: &dyn Store) {
+    let alice = user(s, "alice");
+    let a = alice.id;
+    let none = SyncWrite::default();
+    let empty = s.changes(a, 0).unwrap();
+    assert_eq!(
+        (empty.seq, empty.entries.len(), empty.manifest),
+        (0, 0, None)
+    );
+    assert_eq!(
+        s.add_entry(a, &entry("b", "1"), &none, NOW),
+        Ok(Written { version: 1, seq: 1 })
+    );
+    assert_eq!(
+        s.add_entry(a, &entry("a", "1"), &none, NOW),
+        Ok(Written { version: 1, seq: 2 })
+    );
+    let change = EntryChange {
+        password: Some("2".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.change_entry(a, "b", &change, &none, NOW),
+        Ok(Written { version: 2, seq: 3 })
+    );
+    assert_eq!(s.delete_entry(a, "a", &none).map(|w| w.seq), Ok(4));
+    // Failed writes change nothing.
+    assert_eq!(
+        s.add_entry(a, &entry("b", "x"), &none, NOW),
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(s.delete_entry(a, "zzz", &none), Err(StoreError::NotFound));
+    assert_eq!(s.changes(a, 0).unwrap().seq, 4);
+
+    let all = s.changes(a, 0).unwrap();
+    assert_eq!((sites(&all), all.deleted.len()), (vec!["b"], 0));
+    let since2 = s.changes(a, 2).unwrap();
+    assert_eq!(
+        (sites(&since2), since2.deleted.clone()),
+        (vec!["b"], vec!["a".to_string()])
+    );
+    let since3 = s.changes(a, 3).unwrap();
+    assert_eq!(
+        (sites(&since3).len(), since3.deleted.clone()),
+        (0, vec!["a".to_string()])
+    );
+    let ahead = s.changes(a, 99).unwrap();
+    assert_eq!(
+        (ahead.seq, ahead.entries.len(), ahead.deleted.len()),
+        (4, 0, 0)
+    );
+    // Added again: in `entries` only.
+    s.add_entry(a, &entry("a", "3"), &none, NOW).unwrap();
+    let since2 = s.changes(a, 2).unwrap();
+    assert_eq!((sites(&since2), since2.deleted.len()), (vec!["a", "b"], 0));
+    // Another user's sequence is its own.
+    let bob = user(s, "bob");
+    assert_eq!(
+        s.add_entry(bob.id, &entry("a", "1"), &none, NOW)
+            .map(|w| w.seq),
+        Ok(1)
+    );
+    assert_eq!(s.changes(999_999, 0), Err(StoreError::NotFound));
+}
+
+pub fn sync_base_seq_and_manifest_go_with_the_write(s: &dyn Store) {
+    let a = user(s, "alice").id;
+    let write = sync;
+    assert_eq!(
+        s.add_entry(a, &entry("x", "1"), &write(Some(0), Some("m1")), NOW)
+            .map(|w| w.seq),
+        Ok(1)
+    );
+    assert_eq!(s.changes(a, 0).unwrap().manifest.as_deref(), Some("m1"));
+    // A stale base_seq: nothing changes, the manifest neither.
+    assert_eq!(
+        s.add_entry(a, &entry("y", "1"), &write(Some(0), Some("m2")), NOW),
+        Err(StoreError::StaleSeq)
+    );
+    let change = EntryChange {
+        password: Some("2".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.change_entry(a, "x", &change, &write(Some(5), None), NOW),
+        Err(StoreError::StaleSeq)
+    );
+    assert_eq!(
+        s.delete_entry(a, "x", &write(Some(7), None)),
+        Err(StoreError::StaleSeq)
+    );
+    let state = s.changes(a, 0).unwrap();
+    assert_eq!(
+        (state.seq, state.manifest.as_deref(), sites(&state)),
+        (1, Some("m1"), vec!["x"])
+    );
+    // A write without a manifest keeps the stored one; a failed entry rule
+    // with a current base_seq leaves seq and manifest alone.
+    s.change_entry(a, "x", &change, &write(Some(1), None), NOW)
+        .unwrap();
+    assert_eq!(s.changes(a, 0).unwrap().manifest.as_deref(), Some("m1"));
+    let stale_version = EntryChange {
+        expected_version: Some(1),
+        ..change.clone()
+    };
+    assert_eq!(
+        s.change_entry(a, "x", &stale_version, &write(Some(2), Some("m3")), NOW),
+        Err(StoreError::Conflict)
+    );
+    let state = s.changes(a, 0).unwrap();
+    assert_eq!((state.seq, state.manifest.as_deref()), (2, Some("m1")));
+    assert_eq!(
+        s.delete_entry(a, "x", &write(Some(2), Some("m4")))
+            .map(|w| w.seq),
+        Ok(3)
+    );
+    assert_eq!(s.changes(a, 0).unwrap().manifest.as_deref(), Some("m4"));
+}
+
+pub fn sync_markers_go_with_the_account(s: &dyn Store) {
+    let alice = user(s, "alice");
+    let none = SyncWrite::default();
+    s.add_entry(alice.id, &entry("x", "1"), &none, NOW).unwrap();
+    s.delete_entry(alice.id, "x", &none).unwrap();
+    assert_eq!(
+        s.changes(alice.id, 1).unwrap().deleted,
+        vec!["x".to_string()]
+    );
+    s.delete_user(alice.id).unwrap();
+    let again = user(s, "alice");
+    let state = s.changes(again.id, 0).unwrap();
+    assert_eq!((state.seq, state.deleted.len()), (0, 0));
+}
+
+pub fn sync_concurrent_writes_each_get_their_own_seq(s: &dyn Store) {
+    let a = user(s, "alice").id;
+    let barrier = Barrier::new(8);
+    let seqs: Vec<i64> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let site = format!("site{i}");
+                    s.add_entry(a, &entry(&site, "pw"), &SyncWrite::default(), NOW)
+                        .unwrap()
+                        .seq
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    assert_eq!(sorted, (1..=8).collect::<Vec<_>>());
+    assert_eq!(s.changes(a, 0).unwrap().seq, 8);
+}
+
 /// Makes one `#[test]` per suite function, each on a fresh store from
 /// `suite_store(tag) -> Option<impl Store>` (None: backend unavailable).
 #[macro_export]
@@ -527,6 +888,13 @@ macro_rules! store_tests {
             entries_delete,
             entries_for_a_deleted_user_are_not_found,
             entries_change_race_has_one_winner,
+            registrations_are_single_use_and_bound_to_their_name,
+            password_changes_take_their_own_registration,
+            user_ids_are_never_reused,
+            sync_numbers_every_write_and_lists_what_changed,
+            sync_base_seq_and_manifest_go_with_the_write,
+            sync_markers_go_with_the_account,
+            sync_concurrent_writes_each_get_their_own_seq,
         );
     };
     (@each $($name:ident),* $(,)?) => {$(

@@ -42,7 +42,11 @@ async function register(username, password, vaultKey) {
     clientRegistrationState: start.clientRegistrationState,
     registrationResponse: r1.json.registration_response,
   });
-  const body = { username, registration_record: fin.registrationRecord };
+  const body = {
+    username,
+    registration_id: r1.json.registration_id,
+    registration_record: fin.registrationRecord,
+  };
   if (vaultKey != null) body.vault_key = vaultKey;
   return { r1, r2: await post("/register/finish", body), exportKey: fin.exportKey };
 }

@@ -26,6 +26,7 @@
 //! server together with the conflicting key, which would put usernames into
 //! the server's log.
 
+mod entries;
 mod error;
 mod pool;
 mod settings;
@@ -45,7 +46,9 @@ use self::pool::{Db, LastConnectError, Manager};
 pub use self::settings::{PgSettings, SslMode};
 use self::sql::*;
 use super::{
-    Entry, EntryChange, PendingLogin, SCHEMA_VERSION, Store, StoreError, StoreResult, User,
+    Changes, Entry, EntryChange, Invalid, NewEntry, NewUser, PendingLogin, PendingRegistration,
+    SCHEMA_VERSION, SchemaPlan, Store, StoreError, StoreResult, SyncWrite, TokenState, User,
+    Written, schema_plan, upgrade_steps,
 };
 
 /// How long a call waits for a pooled connection (and so, while the database
@@ -75,8 +78,6 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// Key of the advisory lock that serialises schema creation between
 /// processes ("vaultd" in ASCII).
 const SCHEMA_LOCK: i64 = 0x7661_756c_7464;
-
-/// The schema of version `SCHEMA_VERSION`. Idempotent; run by `prepare(true)`
 
 // ---------------------------------------------------------------------------
 // The store
@@ -281,48 +282,48 @@ impl PostgresStore {
     }
 }
 
-fn newer_schema(version: i64) -> StoreError {
-    StoreError::Schema(format!(
-        "the database schema is version {version}, newer than this vaultd \
-         (version {SCHEMA_VERSION}); run a newer vaultd"
-    ))
+/// `MIGRATIONS[i]` upgrades schema `i + 1` to `i + 2` (see `upgrade_steps`).
+const MIGRATIONS: &[&str] = &[include_str!("v1_to_v2.sql")];
+/// `/sync` reads in one snapshot.
+const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+impl PostgresStore {
+    /// Creates or upgrades the schema in one transaction, under
+    /// `SCHEMA_LOCK`: two processes running `--init-db` at once, the second
+    /// waits, then finds everything in place (concurrent CREATE TABLE IF NOT
+    /// EXISTS can otherwise fail on the system catalogs' unique indexes).
+    fn create_or_upgrade(client: &mut ::postgres::Client) -> StoreResult<()> {
+        let mut tx = client.transaction().map_err(map_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+            .map_err(map_err)?;
+        let plan = schema_plan(Self::schema_version(&mut tx)?, true)?;
+        if plan == SchemaPlan::Ready {
+            return Ok(());
+        }
+        if let SchemaPlan::Upgrade { from } = plan {
+            for step in upgrade_steps(MIGRATIONS, from) {
+                tx.batch_execute(step).map_err(map_err)?;
+            }
+        }
+        tx.batch_execute(SCHEMA).map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO vaultd_meta (key, value) VALUES ('schema_version', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&SCHEMA_VERSION],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)
+    }
 }
 
 impl Store for PostgresStore {
     fn prepare(&self, create: bool) -> StoreResult<()> {
         let mut conn = self.conn(Instant::now() + POOL_TIMEOUT)?;
-        let client = &mut conn.client;
-        if !create {
-            return match Self::schema_version(client)? {
-                None => Err(super::missing_schema()),
-                Some(v) => super::check_schema_version(v),
-            };
+        if create {
+            Self::create_or_upgrade(&mut conn.client)
+        } else {
+            schema_plan(Self::schema_version(&mut conn.client)?, false).map(|_| ())
         }
-        let mut tx = client.transaction().map_err(map_err)?;
-        // Two processes running `--init-db` at once: the second waits here,
-        // then finds everything in place. (Concurrent CREATE TABLE IF NOT
-        // EXISTS can otherwise fail on the system catalogs' unique indexes.)
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-            .map_err(map_err)?;
-        match Self::schema_version(&mut tx)? {
-            Some(v) if v > SCHEMA_VERSION => return Err(newer_schema(v)),
-            Some(v) if v < SCHEMA_VERSION => {
-                // Migrations from older versions go here, one step at a time.
-                return Err(StoreError::Schema(format!(
-                    "the database schema is version {v} and this vaultd cannot upgrade it \
-                     to version {SCHEMA_VERSION}"
-                )));
-            }
-            _ => {}
-        }
-        tx.batch_execute(SCHEMA).map_err(map_err)?;
-        tx.execute(
-            "INSERT INTO vaultd_meta (key, value) VALUES ('schema_version', $1) \
-             ON CONFLICT (key) DO NOTHING",
-            &[&SCHEMA_VERSION],
-        )
-        .map_err(map_err)?;
-        tx.commit().map_err(map_err)
     }
 
     fn health(&self) -> StoreResult<()> {
@@ -338,25 +339,51 @@ impl Store for PostgresStore {
         })
     }
 
-    fn create_user(
-        &self,
-        username: &str,
-        record: &[u8],
-        vault_key: Option<&str>,
-        invite: Option<&[u8]>,
-        now: i64,
-    ) -> StoreResult<User> {
-        let vault_key = vault_key.map(str::as_bytes);
+    fn put_registration(&self, registration: &PendingRegistration, now: i64) -> StoreResult<()> {
+        // Ephemeral, like pending logins: a lost one only makes its client
+        // start the registration again.
+        self.in_transaction(BEGIN_EPHEMERAL, |db| {
+            let r = registration;
+            db.execute(
+                SQL_PUT_REGISTRATION,
+                &[
+                    &r.id,
+                    &r.username,
+                    &r.user_id,
+                    &r.credential_id,
+                    &r.expires_at,
+                    &now,
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn create_user(&self, user: &NewUser, now: i64) -> StoreResult<User> {
+        let vault_key = user.vault_key.as_deref().map(str::as_bytes);
         self.in_transaction("BEGIN", |db| {
-            if let Some(hash) = invite {
+            let taken = db.query_opt(
+                SQL_TAKE_REGISTRATION,
+                &[&user.registration, &user.username, &now],
+            )?;
+            let credential_id: Vec<u8> =
+                col(&taken.ok_or(StoreError::Invalid(Invalid::Registration))?, 0)?;
+            if let Some(hash) = &user.invite {
                 // Spent here and rolled back with the transaction if the
                 // username turns out to be taken.
-                if db.execute(SQL_SPEND_INVITE, &[&hash, &now])? != 1 {
-                    return Err(StoreError::NotFound);
+                if db.execute(SQL_SPEND_INVITE, &[hash, &now])? != 1 {
+                    return Err(StoreError::Invalid(Invalid::Invite));
                 }
             }
+            let params: [&(dyn ToSql + Sync); 5] = [
+                &user.username,
+                &credential_id,
+                &user.record,
+                &vault_key,
+                &now,
+            ];
             let row = db
-                .query_opt(SQL_INSERT_USER, &[&username, &record, &vault_key, &now])?
+                .query_opt(SQL_INSERT_USER, &params)?
                 .ok_or(StoreError::Conflict)?;
             user_from(&row)
         })
@@ -380,10 +407,15 @@ impl Store for PostgresStore {
         })
     }
 
-    fn user_rev(&self, id: i64) -> StoreResult<Option<i64>> {
+    fn token_state(&self, id: i64) -> StoreResult<Option<TokenState>> {
         self.with(|db| {
-            db.query_opt(SQL_USER_REV, &[&id])?
-                .map(|row| col(&row, 0))
+            db.query_opt(SQL_TOKEN_STATE, &[&id])?
+                .map(|row| {
+                    Ok(TokenState {
+                        rev: col(&row, 0)?,
+                        created_at: col(&row, 1)?,
+                    })
+                })
                 .transpose()
         })
     }
@@ -400,15 +432,23 @@ impl Store for PostgresStore {
     fn change_password(
         &self,
         id: i64,
+        registration: &[u8],
         record: &[u8],
         vault_key: Option<&str>,
+        now: i64,
     ) -> StoreResult<User> {
         let vault_key = vault_key.map(str::as_bytes);
-        self.with(|db| {
-            let row = db
-                .query_opt(SQL_CHANGE_PASSWORD, &[&id, &record, &vault_key])?
-                .ok_or(StoreError::NotFound)?;
-            user_from(&row)
+        self.in_transaction("BEGIN", |db| {
+            let params: [&(dyn ToSql + Sync); 5] = [&id, &registration, &record, &vault_key, &now];
+            if let Some(row) = db.query_opt(SQL_CHANGE_PASSWORD, &params)? {
+                return user_from(&row);
+            }
+            let exists: bool = col(&db.query_one(SQL_USER_EXISTS, &[&id])?, 0)?;
+            Err(if exists {
+                StoreError::Invalid(Invalid::Registration)
+            } else {
+                StoreError::NotFound
+            })
         })
     }
 
@@ -471,46 +511,19 @@ impl Store for PostgresStore {
     fn add_entry(
         &self,
         user: i64,
-        site: &str,
-        username: Option<&str>,
-        password: &str,
+        entry: &NewEntry,
+        sync: &SyncWrite,
         now: i64,
-    ) -> StoreResult<Entry> {
-        let params: [&(dyn ToSql + Sync); 5] = [
-            &user,
-            &site.as_bytes(),
-            &username.map(str::as_bytes),
-            &password.as_bytes(),
-            &now,
-        ];
-        self.with(|db| match db.execute(SQL_ADD_ENTRY, &params)? {
-            0 => Err(StoreError::Conflict),
-            _ => Ok(Entry {
-                site: site.to_owned(),
-                username: username.map(str::to_owned),
-                password: password.to_owned(),
-                version: 1,
-                updated_at: now,
-            }),
-        })
+    ) -> StoreResult<Written> {
+        self.in_transaction("BEGIN", |db| entries::add(db, user, entry, sync, now))
     }
 
     fn get_entry(&self, user: i64, site: &str) -> StoreResult<Option<Entry>> {
-        self.with(|db| {
-            db.query_opt(SQL_GET_ENTRY, &[&user, &site.as_bytes()])?
-                .as_ref()
-                .map(entry_from)
-                .transpose()
-        })
+        self.with(|db| entries::get(db, user, site))
     }
 
     fn list_entries(&self, user: i64) -> StoreResult<Vec<Entry>> {
-        self.with(|db| {
-            db.query(SQL_LIST_ENTRIES, &[&user])?
-                .iter()
-                .map(entry_from)
-                .collect()
-        })
+        self.with(|db| entries::list(db, user))
     }
 
     fn change_entry(
@@ -518,48 +531,19 @@ impl Store for PostgresStore {
         user: i64,
         site: &str,
         change: &EntryChange,
+        sync: &SyncWrite,
         now: i64,
-    ) -> StoreResult<i64> {
-        let site = site.as_bytes();
-        let password = change.password.as_deref().map(str::as_bytes);
-        let set_username = change.username.is_some();
-        let username = change
-            .username
-            .as_ref()
-            .and_then(|u| u.as_deref())
-            .map(str::as_bytes);
-        self.with(|db| {
-            let row = db.query_opt(
-                SQL_CHANGE_ENTRY,
-                &[
-                    &user,
-                    &site,
-                    &change.expected_version,
-                    &password,
-                    &set_username,
-                    &username,
-                    &now,
-                ],
-            )?;
-            if let Some(row) = row {
-                return col(&row, 0);
-            }
-            // Nothing matched: tell a missing entry from a stale version.
-            let exists: bool = col(&db.query_one(SQL_ENTRY_EXISTS, &[&user, &site])?, 0)?;
-            Err(if exists {
-                StoreError::Conflict
-            } else {
-                StoreError::NotFound
-            })
+    ) -> StoreResult<Written> {
+        self.in_transaction("BEGIN", |db| {
+            entries::change(db, user, site, change, sync, now)
         })
     }
 
-    fn delete_entry(&self, user: i64, site: &str) -> StoreResult<()> {
-        self.with(
-            |db| match db.execute(SQL_DELETE_ENTRY, &[&user, &site.as_bytes()])? {
-                0 => Err(StoreError::NotFound),
-                _ => Ok(()),
-            },
-        )
+    fn delete_entry(&self, user: i64, site: &str, sync: &SyncWrite) -> StoreResult<Written> {
+        self.in_transaction("BEGIN", |db| entries::delete(db, user, site, sync))
+    }
+
+    fn changes(&self, user: i64, since: i64) -> StoreResult<Changes> {
+        self.in_transaction(BEGIN_SNAPSHOT, |db| entries::changes(db, user, since))
     }
 }

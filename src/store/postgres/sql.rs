@@ -31,10 +31,12 @@ pub(super) fn user_from(row: &Row) -> StoreResult<User> {
     Ok(User {
         id: col(row, 0)?,
         username: col(row, 1)?,
-        record: col(row, 2)?,
-        vault_key: opt_text_col(row, 3)?,
-        rev: col(row, 4)?,
-        epoch: col(row, 5)?,
+        credential_id: col(row, 2)?,
+        record: col(row, 3)?,
+        vault_key: opt_text_col(row, 4)?,
+        rev: col(row, 5)?,
+        epoch: col(row, 6)?,
+        created_at: col(row, 7)?,
     })
 }
 
@@ -50,20 +52,50 @@ pub(super) fn entry_from(row: &Row) -> StoreResult<Entry> {
 
 pub(super) const SQL_HEALTH: &str = "SELECT 1";
 
+/// The columns that `user_from` reads, in order.
+macro_rules! user_columns {
+    () => {
+        "id, username, credential_id, record, vault_key, rev, epoch, created_at"
+    };
+}
+
+pub(super) const SQL_PUT_REGISTRATION: &str = "WITH purged AS \
+     (DELETE FROM registrations WHERE expires_at < $6) \
+     INSERT INTO registrations (id, username, user_id, credential_id, expires_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+/// Takes a registration for a new account: unexpired, this username, not a
+/// password change.
+pub(super) const SQL_TAKE_REGISTRATION: &str = "DELETE FROM registrations \
+     WHERE id = $1 AND username = $2 AND user_id IS NULL AND expires_at >= $3 \
+     RETURNING credential_id";
 pub(super) const SQL_SPEND_INVITE: &str = "UPDATE invites SET spent_at = $2 \
      WHERE hash = $1 AND spent_at IS NULL AND expires_at >= $2";
-pub(super) const SQL_INSERT_USER: &str = "INSERT INTO users (username, record, vault_key, created_at) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING \
-     RETURNING id, username, record, vault_key, rev, epoch";
-pub(super) const SQL_USER_BY_NAME: &str =
-    "SELECT id, username, record, vault_key, rev, epoch FROM users WHERE username = $1";
+pub(super) const SQL_INSERT_USER: &str = concat!(
+    "INSERT INTO users (username, credential_id, record, vault_key, created_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING ",
+    user_columns!()
+);
+pub(super) const SQL_USER_BY_NAME: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE username = $1"
+);
 pub(super) const SQL_USER_BY_ID: &str =
-    "SELECT id, username, record, vault_key, rev, epoch FROM users WHERE id = $1";
-pub(super) const SQL_USER_REV: &str = "SELECT rev FROM users WHERE id = $1";
+    concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+pub(super) const SQL_TOKEN_STATE: &str = "SELECT rev, created_at FROM users WHERE id = $1";
+pub(super) const SQL_USER_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)";
 pub(super) const SQL_REVOKE: &str = "UPDATE users SET rev = rev + 1 WHERE id = $1 RETURNING rev";
-pub(super) const SQL_CHANGE_PASSWORD: &str = "UPDATE users \
-     SET record = $2, vault_key = $3, rev = rev + 1, epoch = epoch + 1 WHERE id = $1 \
-     RETURNING id, username, record, vault_key, rev, epoch";
+/// Takes this user's password-change registration and applies it, in one
+/// statement; no row when either is missing.
+pub(super) const SQL_CHANGE_PASSWORD: &str = concat!(
+    "WITH taken AS (DELETE FROM registrations \
+         WHERE id = $2 AND user_id = $1 AND expires_at >= $5 RETURNING credential_id) \
+     UPDATE users SET credential_id = taken.credential_id, record = $3, vault_key = $4, \
+         rev = rev + 1, epoch = epoch + 1 \
+     FROM taken WHERE users.id = $1 RETURNING ",
+    "users.id, users.username, users.credential_id, users.record, users.vault_key, \
+     users.rev, users.epoch, users.created_at"
+);
 pub(super) const SQL_DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
 
 /// Opens the transactions of `put_login` and `take_login`, in one round trip.
@@ -91,23 +123,3 @@ pub(super) const SQL_CREATE_INVITE: &str = "INSERT INTO invites (hash, expires_a
      ON CONFLICT (hash) DO NOTHING";
 pub(super) const SQL_INVITE_VALID: &str = "SELECT EXISTS (SELECT 1 FROM invites \
      WHERE hash = $1 AND spent_at IS NULL AND expires_at >= $2)";
-
-pub(super) const SQL_ADD_ENTRY: &str = "INSERT INTO entries (user_id, site, username, password, version, updated_at) \
-     VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (user_id, site) DO NOTHING";
-pub(super) const SQL_GET_ENTRY: &str = "SELECT site, username, password, version, updated_at \
-     FROM entries WHERE user_id = $1 AND site = $2";
-pub(super) const SQL_LIST_ENTRIES: &str = "SELECT site, username, password, version, updated_at \
-     FROM entries WHERE user_id = $1 ORDER BY site";
-/// One statement, so that of concurrent changes with the same expected
-/// version exactly one matches: the others wait for its row lock, then
-/// re-check `version` against the committed row and match nothing.
-pub(super) const SQL_CHANGE_ENTRY: &str = "UPDATE entries SET \
-         password = COALESCE($4::BYTEA, password), \
-         username = CASE WHEN $5::BOOLEAN THEN $6::BYTEA ELSE username END, \
-         version = version + 1, \
-         updated_at = $7 \
-     WHERE user_id = $1 AND site = $2 AND ($3::BIGINT IS NULL OR version = $3) \
-     RETURNING version";
-pub(super) const SQL_ENTRY_EXISTS: &str =
-    "SELECT EXISTS (SELECT 1 FROM entries WHERE user_id = $1 AND site = $2)";
-pub(super) const SQL_DELETE_ENTRY: &str = "DELETE FROM entries WHERE user_id = $1 AND site = $2";

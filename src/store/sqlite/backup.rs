@@ -27,7 +27,11 @@ pub fn restore(backup_file: &Path, db: &Path) -> Result<(), String> {
         Connection::open_with_flags(backup_file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| format!("{}: {e}", backup_file.display()))?;
     match schema_version(&source) {
-        Ok(Some(v)) => crate::store::check_schema_version(v).map_err(|e| e.to_string())?,
+        // The current version, or an older one that the next `--init-db`
+        // upgrades.
+        Ok(found @ Some(_)) => {
+            crate::store::schema_plan(found, true).map_err(|e| e.to_string())?;
+        }
         _ => {
             return Err(format!(
                 "{} is not a vaultd database",

@@ -15,31 +15,23 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
+mod accounts;
 mod backup;
 mod committer;
+mod entries;
 
 pub use self::backup::{backup, restore};
 use self::committer::{Committer, Durability};
 use super::{
-    Entry, EntryChange, PendingLogin, SCHEMA_VERSION, Store, StoreError, StoreResult, User,
+    Changes, EntryChange, NewEntry, NewUser, PendingLogin, PendingRegistration, SCHEMA_VERSION,
+    SchemaPlan, Store, StoreError, StoreResult, SyncWrite, TokenState, User, Written, schema_plan,
+    upgrade_steps,
 };
 
 /// The schema of version `SCHEMA_VERSION`, idempotent.
 const SCHEMA: &str = include_str!("schema.sql");
-
-// The columns that `user_from_row` and `entry_from_row` read, in order.
-// Macros, so that `concat!` makes each query one constant string: the
-// statement cache is looked up without formatting the SQL on every call.
-macro_rules! user_columns {
-    () => {
-        "id, username, record, vault_key, rev, epoch"
-    };
-}
-macro_rules! entry_columns {
-    () => {
-        "site, username, password, version, updated_at"
-    };
-}
+/// `MIGRATIONS[i]` upgrades schema `i + 1` to `i + 2` (see `upgrade_steps`).
+const MIGRATIONS: &[&str] = &[include_str!("v1_to_v2.sql")];
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -148,6 +140,9 @@ fn map_error(err: rusqlite::Error) -> StoreError {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => unavailable("database busy"),
         Some(ErrorCode::CannotOpen) => unavailable("cannot open database file"),
         Some(ErrorCode::SystemIoFailure) => unavailable("I/O error"),
+        _ if matches!(err, rusqlite::Error::FromSqlConversionFailure(..)) => {
+            unavailable("the database returned an unexpected value")
+        }
         _ => unavailable("database error"),
     }
 }
@@ -173,31 +168,16 @@ fn is_missing_reference(err: &rusqlite::Error) -> bool {
     )
 }
 
-fn text(bytes: Vec<u8>) -> String {
-    // Only ever written from a `&str`, so this is valid UTF-8; a corrupted
-    // row degrades to replacement characters rather than a panic.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        record: row.get(2)?,
-        vault_key: row.get::<_, Option<Vec<u8>>>(3)?.map(text),
-        rev: row.get(4)?,
-        epoch: row.get(5)?,
+/// Text the store wrote from a `&str`. Bytes that are not UTF-8 mean a
+/// damaged row: an error (503), never a guess (see `Store`).
+fn text(bytes: Vec<u8>) -> rusqlite::Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
     })
 }
 
-fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
-    Ok(Entry {
-        site: text(row.get(0)?),
-        username: row.get::<_, Option<Vec<u8>>>(1)?.map(text),
-        password: text(row.get(2)?),
-        version: row.get(3)?,
-        updated_at: row.get(4)?,
-    })
+fn opt_text(bytes: Option<Vec<u8>>) -> rusqlite::Result<Option<String>> {
+    bytes.map(text).transpose()
 }
 
 fn schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
@@ -217,28 +197,56 @@ fn schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     .optional()
 }
 
+/// Creates or upgrades the schema, on a connection of its own: an upgrade
+/// rebuilds tables, which needs foreign keys off, and SQLite changes that
+/// setting only outside a transaction.
+fn create_or_upgrade(path: &Path) -> StoreResult<()> {
+    let conn = open_connection(path)?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE")
+        .map_err(map_error)?;
+    let outcome = (|| {
+        let plan = schema_plan(schema_version(&conn).map_err(map_error)?, true)?;
+        if let SchemaPlan::Upgrade { from } = plan {
+            for step in upgrade_steps(MIGRATIONS, from) {
+                conn.execute_batch(step).map_err(map_error)?;
+            }
+        }
+        if plan != SchemaPlan::Ready {
+            conn.execute_batch(SCHEMA).map_err(map_error)?;
+            conn.execute(
+                "INSERT OR REPLACE INTO vaultd_meta (key, value) VALUES ('schema_version', ?1)",
+                [SCHEMA_VERSION],
+            )
+            .map_err(map_error)?;
+            let broken: Option<String> = conn
+                .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+                .optional()
+                .map_err(map_error)?;
+            if broken.is_some() {
+                return Err(StoreError::Schema(
+                    "the upgrade found rows that refer to missing accounts; nothing was changed"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    })();
+    let end = if outcome.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    conn.execute_batch(end).map_err(map_error)?;
+    outcome
+}
+
 impl Store for SqliteStore {
     fn prepare(&self, create: bool) -> StoreResult<()> {
         if create {
-            self.write(|tx| {
-                match schema_version(tx).map_err(map_error)? {
-                    None => {
-                        tx.execute_batch(SCHEMA).map_err(map_error)?;
-                        tx.execute(
-                            "INSERT INTO vaultd_meta (key, value) VALUES ('schema_version', ?1)",
-                            [SCHEMA_VERSION],
-                        )
-                        .map_err(map_error)?;
-                    }
-                    Some(v) => super::check_schema_version(v)?,
-                }
-                Ok(())
-            })
+            // Other writers wait on the file lock (busy timeout).
+            create_or_upgrade(&self.path)
         } else {
-            match self.read(schema_version)? {
-                None => Err(super::missing_schema()),
-                Some(v) => super::check_schema_version(v),
-            }
+            schema_plan(self.read(schema_version)?, false).map(|_| ())
         }
     }
 
@@ -250,88 +258,36 @@ impl Store for SqliteStore {
         self.read(|conn| conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0)))
     }
 
-    fn create_user(
-        &self,
-        username: &str,
-        record: &[u8],
-        vault_key: Option<&str>,
-        invite: Option<&[u8]>,
-        now: i64,
-    ) -> StoreResult<User> {
-        // Owned copies: the write runs on the committer thread.
-        let username = username.to_string();
-        let record = record.to_vec();
-        let vault_key = vault_key.map(str::to_string);
-        let invite = invite.map(<[u8]>::to_vec);
-        self.write(move |tx| {
-            if let Some(hash) = invite {
-                let spent = tx
-                    .prepare_cached(
-                        "UPDATE invites SET spent_at = ?2
-                         WHERE hash = ?1 AND spent_at IS NULL AND expires_at >= ?2",
-                    )
-                    .and_then(|mut s| s.execute(params![hash, now]))
-                    .map_err(map_error)?;
-                if spent != 1 {
-                    return Err(StoreError::NotFound);
-                }
-            }
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO users (username, record, vault_key, created_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        username,
-                        record,
-                        vault_key.as_deref().map(str::as_bytes),
-                        now
-                    ])
-                });
-            match inserted {
-                Ok(_) => Ok(User {
-                    id: tx.last_insert_rowid(),
-                    username,
-                    record,
-                    vault_key,
-                    rev: 0,
-                    epoch: 0,
-                }),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
-                Err(e) => Err(map_error(e)),
-            }
-        })
+    fn put_registration(&self, registration: &PendingRegistration, now: i64) -> StoreResult<()> {
+        let registration = registration.clone();
+        // Ephemeral, like pending logins: a lost one only makes its client
+        // start the registration again.
+        self.write_ephemeral(move |tx| accounts::put_registration(tx, &registration, now))
+    }
+
+    fn create_user(&self, user: &NewUser, now: i64) -> StoreResult<User> {
+        // Owned copies: the write may run on the committer thread.
+        let user = user.clone();
+        self.write(move |tx| accounts::create_user(tx, &user, now))
     }
 
     fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        self.read(|conn| {
-            conn.prepare_cached(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE username = ?1"
-            ))?
-            .query_row([username], user_from_row)
-            .optional()
-        })
+        self.read(|conn| accounts::user_by_name(conn, username))
     }
 
     fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
-        self.read(|conn| {
-            conn.prepare_cached(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE id = ?1"
-            ))?
-            .query_row([id], user_from_row)
-            .optional()
-        })
+        self.read(|conn| accounts::user_by_id(conn, id))
     }
 
-    fn user_rev(&self, id: i64) -> StoreResult<Option<i64>> {
+    fn token_state(&self, id: i64) -> StoreResult<Option<TokenState>> {
         self.read(|conn| {
-            conn.prepare_cached("SELECT rev FROM users WHERE id = ?1")?
-                .query_row([id], |row| row.get(0))
+            conn.prepare_cached("SELECT rev, created_at FROM users WHERE id = ?1")?
+                .query_row([id], |row| {
+                    Ok(TokenState {
+                        rev: row.get(0)?,
+                        created_at: row.get(1)?,
+                    })
+                })
                 .optional()
         })
     }
@@ -348,29 +304,23 @@ impl Store for SqliteStore {
     fn change_password(
         &self,
         id: i64,
+        registration: &[u8],
         record: &[u8],
         vault_key: Option<&str>,
+        now: i64,
     ) -> StoreResult<User> {
-        let record = record.to_vec();
-        let vault_key = vault_key.map(|k| k.as_bytes().to_vec());
-        self.write(move |tx| {
-            tx.prepare_cached(concat!(
-                "UPDATE users SET record = ?2, vault_key = ?3, rev = rev + 1, epoch = epoch + 1
-                 WHERE id = ?1 RETURNING ",
-                user_columns!()
-            ))
-            .and_then(|mut s| {
-                s.query_row(params![id, record, vault_key], user_from_row)
-                    .optional()
-            })
-            .map_err(map_error)?
-            .ok_or(StoreError::NotFound)
-        })
+        let change = accounts::PasswordChange {
+            user: id,
+            registration: registration.to_vec(),
+            record: record.to_vec(),
+            vault_key: vault_key.map(str::to_string),
+        };
+        self.write(move |tx| accounts::change_password(tx, &change, now))
     }
 
     fn delete_user(&self, id: i64) -> StoreResult<()> {
         self.write(move |tx| {
-            // ON DELETE CASCADE removes entries and pending logins.
+            // ON DELETE CASCADE removes entries, markers, logins, registrations.
             let deleted = tx
                 .prepare_cached("DELETE FROM users WHERE id = ?1")
                 .and_then(|mut s| s.execute([id]))
@@ -384,53 +334,14 @@ impl Store for SqliteStore {
 
     fn put_login(&self, login: &PendingLogin, now: i64) -> StoreResult<()> {
         let login = login.clone();
-        self.write_ephemeral(move |tx| {
-            tx.prepare_cached("DELETE FROM pending_logins WHERE expires_at < ?1")
-                .and_then(|mut s| s.execute([now]))
-                .map_err(map_error)?;
-            tx.prepare_cached(
-                "INSERT INTO pending_logins (id, username, user_id, epoch, state, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    login.id,
-                    login.username,
-                    login.user_id,
-                    login.epoch,
-                    login.state,
-                    login.expires_at
-                ])
-            })
-            .map_err(map_error)?;
-            Ok(())
-        })
+        self.write_ephemeral(move |tx| accounts::put_login(tx, &login, now))
     }
 
     fn take_login(&self, id: &[u8], now: i64) -> StoreResult<Option<PendingLogin>> {
         let id = id.to_vec();
         // Ephemeral: a take lost in a power cut can only bring back a login
         // that expires within 60 seconds, long before the machine is back.
-        let taken = self.write_ephemeral(move |tx| {
-            tx.prepare_cached(
-                "DELETE FROM pending_logins WHERE id = ?1
-                 RETURNING id, username, user_id, epoch, state, expires_at",
-            )
-            .and_then(|mut s| {
-                s.query_row([id], |row| {
-                    Ok(PendingLogin {
-                        id: row.get(0)?,
-                        username: row.get(1)?,
-                        user_id: row.get(2)?,
-                        epoch: row.get(3)?,
-                        state: row.get(4)?,
-                        expires_at: row.get(5)?,
-                    })
-                })
-                .optional()
-            })
-            .map_err(map_error)
-        })?;
+        let taken = self.write_ephemeral(move |tx| accounts::take_login(tx, &id))?;
         Ok(taken.filter(|login| login.expires_at >= now))
     }
 
@@ -463,64 +374,20 @@ impl Store for SqliteStore {
     fn add_entry(
         &self,
         user: i64,
-        site: &str,
-        username: Option<&str>,
-        password: &str,
+        entry: &NewEntry,
+        sync: &SyncWrite,
         now: i64,
-    ) -> StoreResult<Entry> {
-        let entry = Entry {
-            site: site.to_string(),
-            username: username.map(str::to_string),
-            password: password.to_string(),
-            version: 1,
-            updated_at: now,
-        };
-        self.write(move |tx| {
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO entries (user_id, site, username, password, version, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        user,
-                        entry.site.as_bytes(),
-                        entry.username.as_deref().map(str::as_bytes),
-                        entry.password.as_bytes(),
-                        now
-                    ])
-                });
-            match inserted {
-                Ok(_) => Ok(entry),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
-                Err(e) if is_missing_reference(&e) => Err(StoreError::NotFound),
-                Err(e) => Err(map_error(e)),
-            }
-        })
+    ) -> StoreResult<Written> {
+        let (entry, sync) = (entry.clone(), sync.clone());
+        self.write(move |tx| entries::add(tx, user, &entry, &sync, now))
     }
 
-    fn get_entry(&self, user: i64, site: &str) -> StoreResult<Option<Entry>> {
-        self.read(|conn| {
-            conn.prepare_cached(concat!(
-                "SELECT ",
-                entry_columns!(),
-                " FROM entries WHERE user_id = ?1 AND site = ?2"
-            ))?
-            .query_row(params![user, site.as_bytes()], entry_from_row)
-            .optional()
-        })
+    fn get_entry(&self, user: i64, site: &str) -> StoreResult<Option<super::Entry>> {
+        self.read(|conn| entries::get(conn, user, site))
     }
 
-    fn list_entries(&self, user: i64) -> StoreResult<Vec<Entry>> {
-        self.read(|conn| {
-            conn.prepare_cached(concat!(
-                "SELECT ",
-                entry_columns!(),
-                " FROM entries WHERE user_id = ?1 ORDER BY site"
-            ))?
-            .query_map([user], entry_from_row)?
-            .collect()
-        })
+    fn list_entries(&self, user: i64) -> StoreResult<Vec<super::Entry>> {
+        self.read(|conn| entries::list(conn, user))
     }
 
     fn change_entry(
@@ -528,65 +395,28 @@ impl Store for SqliteStore {
         user: i64,
         site: &str,
         change: &EntryChange,
+        sync: &SyncWrite,
         now: i64,
-    ) -> StoreResult<i64> {
-        let site = site.to_string();
-        let change = change.clone();
-        self.write(move |tx| {
-            // One statement: the version check and the write cannot be split
-            // by another writer. `?4`/`?6` say whether a field is to be set.
-            let updated = tx
-                .prepare_cached(
-                    "UPDATE entries SET
-                        password = CASE WHEN ?3 IS NULL THEN password ELSE ?3 END,
-                        username = CASE WHEN ?4 THEN ?5 ELSE username END,
-                        version = version + 1,
-                        updated_at = ?6
-                     WHERE user_id = ?1 AND site = ?2 AND (?7 IS NULL OR version = ?7)
-                     RETURNING version",
-                )
-                .and_then(|mut s| {
-                    s.query_row(
-                        params![
-                            user,
-                            site.as_bytes(),
-                            change.password.as_deref().map(str::as_bytes),
-                            change.username.is_some(),
-                            change.username.as_ref().and_then(|u| u.as_deref()).map(str::as_bytes),
-                            now,
-                            change.expected_version,
-                        ],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                })
-                .map_err(map_error)?;
-            match updated {
-                Some(version) => Ok(version),
-                None => {
-                    let exists: bool = tx
-                        .prepare_cached(
-                            "SELECT EXISTS (SELECT 1 FROM entries WHERE user_id = ?1 AND site = ?2)",
-                        )
-                        .and_then(|mut s| s.query_row(params![user, site.as_bytes()], |r| r.get(0)))
-                        .map_err(map_error)?;
-                    Err(if exists { StoreError::Conflict } else { StoreError::NotFound })
-                }
-            }
-        })
+    ) -> StoreResult<Written> {
+        let (site, change, sync) = (site.to_string(), change.clone(), sync.clone());
+        self.write(move |tx| entries::change(tx, user, &site, &change, &sync, now))
     }
 
-    fn delete_entry(&self, user: i64, site: &str) -> StoreResult<()> {
-        let site = site.to_string();
-        self.write(move |tx| {
-            let deleted = tx
-                .prepare_cached("DELETE FROM entries WHERE user_id = ?1 AND site = ?2")
-                .and_then(|mut s| s.execute(params![user, site.as_bytes()]))
-                .map_err(map_error)?;
-            if deleted == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
-        })
+    fn delete_entry(&self, user: i64, site: &str, sync: &SyncWrite) -> StoreResult<Written> {
+        let (site, sync) = (site.to_string(), sync.clone());
+        self.write(move |tx| entries::delete(tx, user, &site, &sync))
+    }
+
+    fn changes(&self, user: i64, since: i64) -> StoreResult<Changes> {
+        let mut conn = self
+            .readers
+            .get()
+            .map_err(|_| unavailable("no free connection"))?;
+        // One read transaction: in WAL mode every statement in it sees the
+        // same snapshot.
+        let tx = conn.transaction().map_err(map_error)?;
+        let changes = entries::changes(&tx, user, since)?;
+        tx.finish().map_err(map_error)?;
+        Ok(changes)
     }
 }
