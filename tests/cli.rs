@@ -9,21 +9,19 @@
 //! VAULT_PASSWORD (a prompt would need a terminal), and a run that does not
 //! finish within two minutes fails the test instead of hanging it.
 
+mod cli_kit;
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::spawn::{Out, run_to_end};
-use common::{Backend, TempDir, TestServer};
+use cli_kit::{Device, contains, dead_url, files_under, ls, register};
+use common::{Backend, TestServer};
 use serde_json::{Value, json};
 use vaultd::client::{Client, Error as ClientError};
-
-const VAULT: &str = env!("CARGO_BIN_EXE_vault");
 
 const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
 const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -45,131 +43,6 @@ const COMMANDS: [&str; 13] = [
     "unregister",
     "completions",
 ];
-
-// --- Running the CLI ---------------------------------------------------------
-
-/// One machine running `vault`: its own HOME (with `.config` inside, where
-/// XDG_CONFIG_HOME points) and the VAULT_* variables its user set.
-struct Device {
-    home: TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Device {
-    /// A device with VAULT_SERVER, VAULT_USERNAME and VAULT_PASSWORD set.
-    fn new(server: &str, username: &str, password: &str) -> Device {
-        Device::bare()
-            .with("VAULT_SERVER", server)
-            .with("VAULT_USERNAME", username)
-            .with("VAULT_PASSWORD", password)
-    }
-
-    /// A device without any VAULT_* variable.
-    fn bare() -> Device {
-        let home = TempDir::new("cli-home");
-        let config = home.0.join(".config");
-        std::fs::create_dir_all(&config).unwrap();
-        let env = vec![
-            ("HOME".to_owned(), home.0.display().to_string()),
-            ("XDG_CONFIG_HOME".to_owned(), config.display().to_string()),
-        ];
-        Device { home, env }
-    }
-
-    /// Sets (or, with "", removes) a variable.
-    fn with(mut self, key: &str, value: &str) -> Device {
-        self.env.retain(|(k, _)| k != key);
-        if !value.is_empty() {
-            self.env.push((key.to_owned(), value.to_owned()));
-        }
-        self
-    }
-
-    /// Where `vault` looks for its profile file.
-    fn config_file(&self) -> PathBuf {
-        self.home.0.join(".config/vault/config.json")
-    }
-
-    fn run(&self, args: &[&str]) -> Out {
-        self.run_with(args, &[], None)
-    }
-
-    /// Runs with `stdin` as standard input.
-    fn input(&self, args: &[&str], stdin: &str) -> Out {
-        self.run_with(args, &[], Some(stdin))
-    }
-
-    /// Runs with extra variables (a "" value removes one).
-    fn run_with(&self, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Out {
-        let mut cmd = Command::new(VAULT);
-        cmd.args(args).env_clear().current_dir(&self.home.0);
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        for (k, v) in &self.env {
-            if !extra.iter().any(|(e, _)| e == k) {
-                cmd.env(k, v);
-            }
-        }
-        for (k, v) in extra {
-            if !v.is_empty() {
-                cmd.env(k, v);
-            }
-        }
-        let shown: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-        run_to_end(
-            cmd,
-            stdin,
-            format!("{}vault {}", shown.concat(), args.join(" ")),
-        )
-    }
-}
-
-/// A loopback address nothing listens on.
-fn dead_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
-}
-
-/// Registers the device's account.
-fn register(device: &Device) {
-    let out = device.run(&["register"]).ok();
-    assert!(out.stderr.starts_with("registered "), "{out:#?}");
-}
-
-/// `vault ls` on stdout, one site a line.
-fn ls(device: &Device) -> Vec<String> {
-    device
-        .run(&["ls"])
-        .ok()
-        .lines()
-        .into_iter()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
 
 // --- A proxy for "another device" between the CLI's read and its write -----
 

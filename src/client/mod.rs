@@ -277,16 +277,22 @@ impl Client {
             e => Error::Api(e),
         };
         let (state, request) = opaque::start_registration(password.as_bytes())?;
-        let response = self
+        let start = self
             .api
             .register(&username, &request, invite)
             .map_err(refused)?;
-        let fin = opaque::finish_registration(state, password.as_bytes(), &response)?;
+        let fin = opaque::finish_registration(state, password.as_bytes(), &start.response)?;
         let kek = Kek::from_export_key(&fin.export_key[..]);
         let vault_key = VaultKey::generate()?;
         let wrapped = vault_key.wrap(&kek)?;
         self.api
-            .register_finish(&username, &fin.upload, Some(&wrapped), invite)
+            .register_finish(
+                &username,
+                start.registration_id.as_deref(),
+                &fin.upload,
+                Some(&wrapped),
+                invite,
+            )
             .map_err(refused)
     }
 
@@ -522,16 +528,21 @@ impl Session {
             e => authed(e),
         };
         let (state, request) = opaque::start_registration(new_password.as_bytes())?;
-        let response = self
+        let start = self
             .api
             .account_password(&self.token, &request)
             .map_err(reauth)?;
-        let fin = opaque::finish_registration(state, new_password.as_bytes(), &response)?;
+        let fin = opaque::finish_registration(state, new_password.as_bytes(), &start.response)?;
         let kek = Kek::from_export_key(&fin.export_key[..]);
         let wrapped = self.key.wrap(&kek)?;
         let session = self
             .api
-            .account_password_finish(&self.token, &fin.upload, Some(&wrapped))
+            .account_password_finish(
+                &self.token,
+                start.registration_id.as_deref(),
+                &fin.upload,
+                Some(&wrapped),
+            )
             .map_err(reauth)?;
         Ok(Session {
             token: session.token,

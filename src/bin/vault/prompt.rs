@@ -1,0 +1,114 @@
+//! Prompts, stdin and stdout: where a password comes from and where output
+//! goes. Every failure is a [`Fail`] with one line saying what to do.
+
+use std::io::{IsTerminal, Read, Write};
+
+use zeroize::Zeroizing;
+
+use vaultd::client::generate;
+
+use crate::Fail;
+
+pub type Res<T = ()> = Result<T, Fail>;
+
+/// A non-empty environment variable.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+pub fn prompt(text: &str) -> Res<Zeroizing<String>> {
+    rpassword::prompt_password(text)
+        .map(Zeroizing::new)
+        .map_err(|_| {
+            Fail::Msg(format!(
+                "cannot prompt for a password without a terminal ({})",
+                text.trim_end_matches(": ")
+            ))
+        })
+}
+
+pub fn prompt_twice(text: &str) -> Res<Zeroizing<String>> {
+    let first = prompt(text)?;
+    let second = prompt("Repeat it: ")?;
+    if *first != *second {
+        return Err(Fail::Msg("the two passwords differ; try again".into()));
+    }
+    Ok(first)
+}
+
+pub fn master_password(username: &str) -> Res<Zeroizing<String>> {
+    match env("VAULT_PASSWORD") {
+        Some(p) => Ok(Zeroizing::new(p)),
+        None => prompt(&format!("Master password for {username}: ")).map_err(|_| {
+            Fail::Msg("no terminal to ask for the master password; set VAULT_PASSWORD".into())
+        }),
+    }
+}
+
+/// Reads a password from stdin: everything, minus one trailing line break.
+pub fn password_from_stdin() -> Res<Zeroizing<String>> {
+    let mut buf = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut buf)
+        .map_err(|e| Fail::Msg(format!("cannot read the password from stdin: {e}")))?;
+    let trimmed = buf
+        .strip_suffix("\r\n")
+        .or_else(|| buf.strip_suffix('\n'))
+        .unwrap_or(&buf);
+    if trimmed.is_empty() {
+        return Err(Fail::Msg("no password on stdin".into()));
+    }
+    Ok(Zeroizing::new(trimmed.to_owned()))
+}
+
+/// How `add`/`edit` get an entry's password.
+pub struct PasswordSource {
+    pub generate: bool,
+    pub length: Option<usize>,
+    pub no_symbols: bool,
+    pub from_stdin: bool,
+}
+
+impl PasswordSource {
+    /// `--length` and `--no-symbols` only mean something with `--generate`.
+    pub fn check(&self) -> Res {
+        if (self.length.is_some() || self.no_symbols) && !self.generate {
+            return Err(Fail::Usage(
+                "--length and --no-symbols go with --generate".into(),
+            ));
+        }
+        if self.generate && self.from_stdin {
+            return Err(Fail::Usage(
+                "use either --generate or --password-stdin".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The entry password: generated, from stdin, or prompted.
+    pub fn read(&self, site: &str) -> Res<Zeroizing<String>> {
+        self.check()?;
+        if self.generate {
+            return generate::password(
+                self.length.unwrap_or(generate::DEFAULT_LENGTH),
+                !self.no_symbols,
+            )
+            .map_err(Fail::Usage);
+        }
+        if self.from_stdin || !std::io::stdin().is_terminal() {
+            return password_from_stdin();
+        }
+        let pw = prompt_twice(&format!("Password for {}: ", site.trim()))?;
+        if pw.is_empty() {
+            return Err(Fail::Msg("the password must not be empty".into()));
+        }
+        Ok(pw)
+    }
+}
+
+pub fn print_stdout(text: &str) -> Res {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Fail::Msg(format!("cannot write to stdout: {e}")))
+}
