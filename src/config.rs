@@ -208,14 +208,58 @@ pub fn read_database_ini(path: &Path, data_dir: &Path) -> Result<Database, Strin
     }))
 }
 
+/// The `JWT_KEY` line of `.env.example`: a key everyone can read, so a
+/// token forged with it would be accepted (API.md, Sessions).
+pub const PLACEHOLDER_JWT_KEY: &str = "replace-with-at-least-32-random-characters";
+
+/// Whether `value` is a placeholder of `.env.example` rather than a secret:
+/// its exact `JWT_KEY`, anything else in its `replace-with-…` style, or an
+/// empty value (its `OPAQUE_SERVER_SETUP=`).
+fn is_placeholder(value: &str) -> bool {
+    let value = value.trim();
+    value.is_empty() || value == PLACEHOLDER_JWT_KEY || value.starts_with("replace-with")
+}
+
+/// Refuses a `.env` that users other than its owner may read or write: it
+/// holds the keys to every session and every login.
+#[cfg(unix)]
+fn check_env_file_mode(env_file: &Path, metadata: &fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{path} may be read or written by other users (mode {mode:04o}): \
+             run `chmod 600 {path}`",
+            path = env_file.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_env_file_mode(_: &Path, _: &fs::Metadata) -> Result<(), String> {
+    Ok(())
+}
+
+/// The `KEY=VALUE` lines of `.env`, after checking its mode; none when
+/// there is no such file (the environment may hold both secrets).
+fn read_env_file(env_file: &Path) -> Result<Vec<(String, String)>, String> {
+    let cannot = |e: std::io::Error| format!("{}: cannot read it: {e}", env_file.display());
+    let metadata = match fs::metadata(env_file) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(cannot(e)),
+    };
+    check_env_file_mode(env_file, &metadata)?;
+    fs::read_to_string(env_file)
+        .map(|text| parse_env_file(&text))
+        .map_err(cannot)
+}
+
 /// Reads the two secrets: the process environment first, then the `.env`
 /// file.
 pub fn load_secrets(env_file: &Path) -> Result<Secrets, String> {
-    let file = match fs::read_to_string(env_file) {
-        Ok(text) => parse_env_file(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(format!("{}: cannot read it: {e}", env_file.display())),
-    };
+    let file = read_env_file(env_file)?;
     let lookup = |key: &str| {
         std::env::var(key)
             .ok()
@@ -227,6 +271,13 @@ pub fn load_secrets(env_file: &Path) -> Result<Secrets, String> {
         env_file.display()
     );
     let jwt_key = lookup("JWT_KEY").ok_or_else(|| format!("JWT_KEY is missing: {hint}"))?;
+    if is_placeholder(&jwt_key) {
+        return Err(format!(
+            "JWT_KEY is the placeholder of .env.example, which anyone can read: set it in {} \
+             to a long random value (e.g. the output of `openssl rand -base64 48`)",
+            env_file.display()
+        ));
+    }
     if jwt_key.len() < MIN_JWT_KEY_LEN {
         return Err(format!(
             "JWT_KEY is shorter than {MIN_JWT_KEY_LEN} characters: use a long random value"
@@ -234,6 +285,13 @@ pub fn load_secrets(env_file: &Path) -> Result<Secrets, String> {
     }
     let setup = lookup("OPAQUE_SERVER_SETUP")
         .ok_or_else(|| format!("OPAQUE_SERVER_SETUP is missing: {hint}"))?;
+    if is_placeholder(&setup) {
+        return Err(format!(
+            "OPAQUE_SERVER_SETUP is the placeholder of .env.example: restore {} from your \
+             backup, or on a new server delete it and run `vaultd --init-db` once to create it",
+            env_file.display()
+        ));
+    }
     let server_setup = decode_server_setup(&setup).ok_or_else(|| {
         "OPAQUE_SERVER_SETUP is malformed: it must be the base64url of a 128-byte server \
          setup (restore it from your backup of .env; a new one locks every user out)"
@@ -403,5 +461,67 @@ mod tests {
                 .contains("OPAQUE_SERVER_SETUP is malformed")
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A private scratch `.env` holding `text`, mode 0600.
+    fn private_env(tag: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("vaultd-{tag}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let env = dir.join(".env");
+        let _ = fs::remove_file(&env);
+        assert!(create_env_file_if_missing(&env).unwrap());
+        fs::write(&env, text).unwrap();
+        env
+    }
+
+    #[test]
+    fn placeholders_of_env_example_are_refused() {
+        let example = include_str!("../.env.example");
+        assert!(example.contains(&format!("JWT_KEY={PLACEHOLDER_JWT_KEY}\n")));
+        let env = private_env("example", example);
+        let err = load_secrets(&env).unwrap_err();
+        assert!(err.starts_with("JWT_KEY is the placeholder"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+        // A real key, the setup left as in the example (empty).
+        let real_key = format!("JWT_KEY={}\n", "k".repeat(40));
+        let text = example.replace(&format!("JWT_KEY={PLACEHOLDER_JWT_KEY}\n"), &real_key);
+        fs::write(&env, &text).unwrap();
+        let err = load_secrets(&env).unwrap_err();
+        assert!(
+            err.starts_with("OPAQUE_SERVER_SETUP is the placeholder"),
+            "{err}"
+        );
+        fs::write(
+            &env,
+            format!("{real_key}OPAQUE_SERVER_SETUP=replace-with-yours\n"),
+        )
+        .unwrap();
+        let err = load_secrets(&env).unwrap_err();
+        assert!(err.contains("--init-db"), "{err}");
+        fs::remove_dir_all(env.parent().unwrap()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn env_file_others_may_read_or_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let env = private_env("mode", "");
+        fs::remove_file(&env).unwrap();
+        assert!(create_env_file_if_missing(&env).unwrap());
+        assert!(load_secrets(&env).is_ok());
+        for mode in [0o644, 0o640, 0o604, 0o620, 0o602, 0o666] {
+            fs::set_permissions(&env, fs::Permissions::from_mode(mode)).unwrap();
+            let err = load_secrets(&env).unwrap_err();
+            assert!(
+                err.contains(&format!("mode {mode:04o}"))
+                    && err.contains(&format!("chmod 600 {}", env.display())),
+                "{mode:o}: {err}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            fs::set_permissions(&env, fs::Permissions::from_mode(mode)).unwrap();
+            assert!(load_secrets(&env).is_ok(), "{mode:o}");
+        }
+        fs::remove_dir_all(env.parent().unwrap()).unwrap();
     }
 }

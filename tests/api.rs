@@ -842,17 +842,16 @@ fn startup_errors_name_the_fix() {
         "no empty database is left behind"
     );
     // A malformed setup, and a short key.
-    std::fs::write(
-        dir.0.join(".env"),
-        format!("JWT_KEY={}\nOPAQUE_SERVER_SETUP=abc\n", "k".repeat(40)),
-    )
-    .unwrap();
+    common::write_private(
+        &dir.0.join(".env"),
+        &format!("JWT_KEY={}\nOPAQUE_SERVER_SETUP=abc\n", "k".repeat(40)),
+    );
     let (ok, err) = run(&dir.0, &["--init-db"]);
     assert!(
         !ok && err.contains("OPAQUE_SERVER_SETUP is malformed"),
         "{err}"
     );
-    std::fs::write(dir.0.join(".env"), "JWT_KEY=short\n").unwrap();
+    common::write_private(&dir.0.join(".env"), "JWT_KEY=short\n");
     let (ok, err) = run(&dir.0, &["--init-db"]);
     assert!(!ok && err.contains("JWT_KEY"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");

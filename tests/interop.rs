@@ -151,7 +151,7 @@ fn server_setup_from_serenity_is_accepted() {
         "# written by hand\nJWT_KEY=interop-test-jwt-key-{}\nOPAQUE_SERVER_SETUP={setup}\n",
         "k".repeat(30)
     );
-    std::fs::write(dir.0.join(".env"), &env).unwrap();
+    common::write_private(&dir.0.join(".env"), &env);
     let server = TestServer::try_start_in(Backend::Sqlite, dir.clone(), Options::default())
         .unwrap_or_else(|log| panic!("vaultd refused the setup: {log}"));
     let url = server.base_url();
@@ -186,7 +186,7 @@ fn server_setup_from_serenity_is_accepted() {
     let bad_dir = Arc::new(TempDir::new("interop-bad-setup"));
     let setup_text = env.lines().nth(2).unwrap().to_owned();
     let bad_env = env.replace(&setup_text, &setup_text[..setup_text.len() - 1]);
-    std::fs::write(bad_dir.0.join(".env"), &bad_env).unwrap();
+    common::write_private(&bad_dir.0.join(".env"), &bad_env);
     match TestServer::try_start_in(Backend::Sqlite, bad_dir.clone(), Options::default()) {
         Ok(s) => panic!("vaultd started with a malformed setup at {}", s.base_url()),
         Err(log) => assert!(log.contains("OPAQUE_SERVER_SETUP"), "{log}"),

@@ -747,3 +747,46 @@ fn login_started_on_one_instance_finishes_on_another(backend: Backend) {
     assert_eq!(b.post("/logout", Some(&token), &json!({})).0, 200);
     assert_eq!(a.post("/get", Some(&token), &json!({})).0, 401);
 }
+
+/// API.md 1.1: a client address is an IPv4 address or an IPv6 /64, and
+/// `::ffff:a.b.c.d` is `a.b.c.d` (issue 11 item 8). The throttle lives in
+/// memory, the same on both backends.
+#[test]
+fn throttling_counts_an_ipv6_slash_64_and_mapped_ipv4_as_one_client() {
+    let proxy = Options {
+        args: vec!["--trust-proxy".into()],
+    };
+    let Some(server) = TestServer::start_with(Backend::Sqlite, proxy) else {
+        return;
+    };
+    assert_eq!(register(&server, "alice", PW, json!({})), 201);
+    // Five failures, each from another address of one /64, in other spellings.
+    for addr in [
+        "2001:db8:7:8::1",
+        "2001:db8:7:8::2",
+        "2001:db8:7:8:ffff:ffff:ffff:fffe",
+        "2001:db8:7:8:a:b:c:d",
+        "2001:DB8:7:8:0:0:0:5",
+    ] {
+        assert_eq!(failed_login(&server, "alice", addr).status, 401, "{addr}");
+    }
+    let r = failed_login(&server, "alice", "2001:0db8:0007:0008:1234::9");
+    assert_eq!(r.status, 429, "the sixth guess from that /64");
+    assert_eq!(with_address(&server, "2001:db8:7:9::1", "alice", PW), 200);
+
+    // IPv4 and its IPv4-mapped IPv6 spelling share one bucket.
+    for i in 0..5 {
+        let addr = if i % 2 == 0 {
+            "192.0.2.9"
+        } else {
+            "::ffff:192.0.2.9"
+        };
+        assert_eq!(failed_login(&server, "alice", addr).status, 401, "{addr}");
+    }
+    assert_eq!(
+        failed_login(&server, "alice", "::ffff:c000:209").status,
+        429
+    );
+    assert_eq!(failed_login(&server, "alice", "192.0.2.9").status, 429);
+    assert_eq!(with_address(&server, "192.0.2.10", "alice", PW), 200);
+}

@@ -11,9 +11,13 @@
 //! ([`Limiter::succeeded`]); a failed `/login/finish` adds nothing more. For
 //! a client that finishes its logins this is exactly API.md's rule; for one
 //! that only ever starts them, it is the only rule that limits guessing.
+//!
+//! Counters are kept per [`ClientKey`], not per exact address: one IPv6
+//! host is usually given a whole /64, and could otherwise guess without
+//! limit by walking through it.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,10 +27,33 @@ pub const PER_ADDRESS: usize = 20;
 /// Above this many tracked keys, expired ones are swept on the next write.
 const SWEEP_ABOVE: usize = 10_000;
 
+/// A client address as the throttle counts it (API.md 1.1, Login): an IPv4
+/// address, or the /64 prefix of an IPv6 address. An IPv4-mapped IPv6
+/// address (`::ffff:a.b.c.d`, what a dual-stack socket reports for an IPv4
+/// peer) is the IPv4 address, so one client never gets two buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    V4(Ipv4Addr),
+    /// The first 64 bits of the address.
+    V6Prefix(u64),
+}
+
+impl From<IpAddr> for ClientKey {
+    fn from(address: IpAddr) -> ClientKey {
+        match address {
+            IpAddr::V4(v4) => ClientKey::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => ClientKey::V4(v4),
+                None => ClientKey::V6Prefix((v6.to_bits() >> 64) as u64),
+            },
+        }
+    }
+}
+
 #[derive(Default)]
 struct Failures {
-    by_user: HashMap<(String, IpAddr), VecDeque<Instant>>,
-    by_address: HashMap<IpAddr, VecDeque<Instant>>,
+    by_user: HashMap<(String, ClientKey), VecDeque<Instant>>,
+    by_address: HashMap<ClientKey, VecDeque<Instant>>,
     /// The next sweep waits until the maps hold this many keys (at least
     /// `SWEEP_ABOVE`): twice what the last sweep left, so that a window full
     /// of live failures is not rescanned on every write (amortised O(1)).
@@ -89,7 +116,7 @@ impl Limiter {
     /// `Err(retry_after_seconds)` when this username (if known) and address
     /// may not try now. `slack` failures are not held against the caller
     /// (the login being finished has already been counted).
-    fn check(&self, username: Option<&str>, client: IpAddr, slack: usize) -> Result<(), u64> {
+    fn check(&self, username: Option<&str>, client: ClientKey, slack: usize) -> Result<(), u64> {
         let now = Instant::now();
         let failures = self.lock();
         let by_address = blocked(
@@ -115,7 +142,8 @@ impl Limiter {
 
     /// `/login`: refuses a throttled username and address, else counts the
     /// attempt as a failure until it succeeds.
-    pub fn begin(&self, username: &str, client: IpAddr) -> Result<(), u64> {
+    pub fn begin(&self, username: &str, client: impl Into<ClientKey>) -> Result<(), u64> {
+        let client = client.into();
         self.check(Some(username), client, 0)?;
         self.record_failure(Some(username), client);
         Ok(())
@@ -123,13 +151,19 @@ impl Limiter {
 
     /// `/login/finish`: refuses when the address (and, once known, the
     /// username) is over its limit, not counting the login being finished.
-    pub fn check_finish(&self, username: Option<&str>, client: IpAddr) -> Result<(), u64> {
+    pub fn check_finish(
+        &self,
+        username: Option<&str>,
+        client: impl Into<ClientKey>,
+    ) -> Result<(), u64> {
+        let client = client.into();
         self.check(username, client, usize::from(username.is_some()))
     }
 
     /// Counts a failed login; `username` is `None` when the login could not
     /// be tied to one (an unknown `login_id`).
-    pub fn record_failure(&self, username: Option<&str>, client: IpAddr) {
+    pub fn record_failure(&self, username: Option<&str>, client: impl Into<ClientKey>) {
+        let client = client.into();
         let now = Instant::now();
         let window = self.window;
         let mut failures = self.lock();
@@ -157,7 +191,8 @@ impl Limiter {
 
     /// A successful login clears the count for that username and address,
     /// and forgives the address the attempt that `begin` counted.
-    pub fn succeeded(&self, username: &str, client: IpAddr) {
+    pub fn succeeded(&self, username: &str, client: impl Into<ClientKey>) {
+        let client = client.into();
         let mut failures = self.lock();
         failures.by_user.remove(&(username.to_string(), client));
         if let Some(times) = failures.by_address.get_mut(&client) {
@@ -235,6 +270,70 @@ mod tests {
             limiter.begin("alice", address(7)).unwrap();
         }
         assert!(limiter.begin("alice", address(7)).is_err());
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_client_is_an_ipv4_address_or_an_ipv6_slash_64() {
+        let key = |t: &str| ClientKey::from(ip(t));
+        // Every spelling of one /64 is one client.
+        let net = key("2001:db8:1:2::1");
+        for same in [
+            "2001:db8:1:2::",
+            "2001:db8:1:2:ffff:ffff:ffff:ffff",
+            "2001:0DB8:0001:0002:0000:0000:0000:0001",
+            "2001:db8:1:2:0:0:0:1",
+            "2001:db8:1:2:a:b:c:d",
+        ] {
+            assert_eq!(key(same), net, "{same}");
+        }
+        assert_eq!(net, ClientKey::V6Prefix(0x2001_0db8_0001_0002));
+        for other in ["2001:db8:1:3::1", "2001:db8:1::1", "::1", "fe80::1"] {
+            assert_ne!(key(other), net, "{other}");
+        }
+        // IPv4-mapped IPv6 is the IPv4 address, in either spelling.
+        let v4 = key("10.0.0.1");
+        assert_eq!(v4, ClientKey::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(key("::ffff:10.0.0.1"), v4);
+        assert_eq!(key("::FFFF:a00:1"), v4);
+        assert_ne!(key("10.0.0.2"), v4, "IPv4 addresses are not grouped");
+        assert_ne!(key("::ffff:10.0.0.2"), v4);
+    }
+
+    #[test]
+    fn one_ipv6_slash_64_and_mapped_spellings_share_a_bucket() {
+        let limiter = Limiter::default();
+        for i in 0..PER_USER_AND_ADDRESS {
+            limiter
+                .begin("alice", ip(&format!("2001:db8:1:2::{:x}", i + 1)))
+                .unwrap();
+        }
+        assert!(
+            limiter
+                .begin("alice", ip("2001:db8:1:2:dead:beef:0:1"))
+                .is_err()
+        );
+        assert!(limiter.begin("alice", ip("2001:db8:1:3::1")).is_ok());
+
+        let limiter = Limiter::default();
+        for i in 0..PER_USER_AND_ADDRESS {
+            let spelling = if i % 2 == 0 {
+                "10.0.0.1"
+            } else {
+                "::ffff:10.0.0.1"
+            };
+            limiter.begin("alice", ip(spelling)).unwrap();
+        }
+        assert!(limiter.begin("alice", A).is_err());
+        assert!(limiter.begin("alice", ip("::ffff:10.0.0.1")).is_err());
+        limiter.succeeded("alice", ip("::ffff:10.0.0.1"));
+        assert!(
+            limiter.begin("alice", A).is_ok(),
+            "a success resets both spellings"
+        );
     }
 
     #[test]

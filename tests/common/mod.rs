@@ -22,7 +22,7 @@ use opaque_ke::{
 };
 use rand::rngs::OsRng;
 use serde_json::{Value, json};
-use spawn::{Listening, spawn_listening};
+use spawn::{Listening, Refused, spawn_listening};
 use vaultd::auth::opaque::Suite;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +137,20 @@ impl TestServer {
         TestServer::try_spawn(backend, dir, options, true, "127.0.0.1:0")
     }
 
+    /// A vaultd (with `--init-db`) in `dir` that must refuse to start: how
+    /// it exited and what it said. Panics when it serves instead.
+    pub fn refused_in(dir: &TempDir, options: Options) -> Refused {
+        let cmd = TestServer::command(&dir.0, &options, true, "127.0.0.1:0");
+        match spawn_listening(cmd) {
+            Ok(Listening { mut child, log, .. }) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("vaultd started: {}", log.lock().unwrap())
+            }
+            Err(refused) => refused,
+        }
+    }
+
     /// A second server on the same directory (same `.env`, same database).
     pub fn sibling(&self) -> TestServer {
         TestServer::spawn(
@@ -166,8 +180,22 @@ impl TestServer {
         init: bool,
         bind: &str,
     ) -> Result<TestServer, String> {
+        let cmd = TestServer::command(&dir.0, &options, init, bind);
+        let Listening { child, addr, log } = spawn_listening(cmd).map_err(|r| r.log)?;
+        Ok(TestServer {
+            backend,
+            dir,
+            addr,
+            child,
+            log,
+            options,
+        })
+    }
+
+    /// vaultd in `dir`, without the secrets of this process's environment.
+    fn command(dir: &Path, options: &Options, init: bool, bind: &str) -> Command {
         let mut cmd = Command::new(vaultd_bin());
-        cmd.current_dir(&dir.0)
+        cmd.current_dir(dir)
             .args(["--bind", bind, "--threads", "4"])
             .args(&options.args)
             .env_remove("JWT_KEY")
@@ -177,15 +205,7 @@ impl TestServer {
         if init {
             cmd.arg("--init-db");
         }
-        let Listening { child, addr, log } = spawn_listening(cmd)?;
-        Ok(TestServer {
-            backend,
-            dir,
-            addr,
-            child,
-            log,
-            options,
-        })
+        cmd
     }
 
     /// Stops the server (SIGKILL) and starts it again on the same port and
@@ -390,6 +410,23 @@ pub fn read_headers(reader: &mut impl BufRead) -> Vec<(String, String)> {
         let (k, v) = line.split_once(':').unwrap();
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
+}
+
+/// Writes `text` to a file that only its owner may read or write (mode
+/// 0600), as vaultd requires of `.env`.
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // `mode` applies only to a new file.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
 }
 
 pub fn b64(bytes: &[u8]) -> String {

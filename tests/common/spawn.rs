@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,10 +31,19 @@ pub struct Listening {
     pub log: Arc<Mutex<String>>,
 }
 
+/// A vaultd that did not print its `listening on` line.
+#[derive(Debug)]
+pub struct Refused {
+    /// Its exit status; `None` when it hung and was killed.
+    pub status: Option<std::process::ExitStatus>,
+    /// Everything it wrote on stderr.
+    pub log: String,
+}
+
 /// Spawns `cmd` (a vaultd) with stderr piped and waits up to 30 s for its
-/// `listening on` line. `Err(its stderr)` when it exits or hangs instead;
-/// it is killed then.
-pub fn spawn_listening(mut cmd: Command) -> Result<Listening, String> {
+/// `listening on` line. `Err` when it exits or hangs instead (it is killed
+/// then).
+pub fn spawn_listening(mut cmd: Command) -> Result<Listening, Refused> {
     let mut child = cmd.stderr(Stdio::piped()).spawn().expect("starting vaultd");
     let log = Arc::new(Mutex::new(String::new()));
     let listening = collect_log(child.stderr.take().unwrap(), log.clone());
@@ -44,14 +53,18 @@ pub fn spawn_listening(mut cmd: Command) -> Result<Listening, String> {
             addr: addr.parse().unwrap(),
             log,
         }),
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
+        Err(why) => {
+            // Disconnected: stderr ended, so vaultd has exited (or is about to).
+            let exited = why == RecvTimeoutError::Disconnected;
+            if !exited {
+                let _ = child.kill();
+            }
+            let status = child.wait().ok().filter(|_| exited);
             // The reader thread hangs up at the end of stderr: wait for it,
             // so that the last lines (the reason) are in the log.
             let _ = listening.recv_timeout(Duration::from_secs(5));
             let text = log.lock().unwrap().clone();
-            Err(text)
+            Err(Refused { status, log: text })
         }
     }
 }
