@@ -125,7 +125,41 @@ fn serenity_self_test(backend: Backend) {
     assert!(!out.stdout.contains("not ok"), "{out:#?}");
 }
 
-both_backends!(serenity_self_test);
+/// The review's offline-guessing attack on `/register` (tests/interop/harvest.mjs),
+/// run with serenity: eight `/register` calls for a free name, one per guess
+/// (the victim's password among them), then the victim's registration and
+/// one `/login`. Under 1.0 the right guess was found offline; now none is.
+fn register_harvest_finds_nothing(backend: Backend) {
+    if !node_ready() {
+        return;
+    }
+    let Some(server) = TestServer::start(backend) else {
+        return;
+    };
+    let guesses = json!([
+        "123456",
+        "password",
+        "qwerty",
+        "letmein",
+        "dragon",
+        "victim's secret",
+        "monkey",
+        "iloveyou"
+    ]);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(interop_dir())
+        .arg("harvest.mjs")
+        .env("VAULTD_URL", server.base_url())
+        .env("NAME", "victim")
+        .env("GUESSES", guesses.to_string())
+        .env("VAULT_PASSWORD", "victim's secret");
+    let out = run_to_end(cmd, None, "node harvest.mjs".into());
+    assert_eq!(out.code, 0, "{out:#?}");
+    let result: Value = serde_json::from_str(out.stdout.trim()).expect("harvest.mjs output");
+    assert_eq!(result["found"], json!([]), "the harvest found a password");
+}
+
+both_backends!(serenity_self_test, register_harvest_finds_nothing);
 
 /// A server setup made by serenity (`create-server-setup`, the same as
 /// `npx @serenity-kit/opaque create-server-setup`) in a hand-written `.env`
@@ -310,16 +344,18 @@ const post = async (path, body) => {
 const start = opaque.client.startRegistration({ password });
 const [s1, t1] = await post("/register", { username, registration_request: start.registrationRequest });
 if (s1 !== 200) { console.error(s1, t1); process.exit(1); }
+const r1 = JSON.parse(t1);
 const fin = opaque.client.finishRegistration({
   password,
   clientRegistrationState: start.clientRegistrationState,
-  registrationResponse: JSON.parse(t1).registration_response,
+  registrationResponse: r1.registration_response,
 });
 console.log(fin.exportKey);
 let input = "";
 for await (const chunk of process.stdin) input += chunk;
 const [s2, t2] = await post("/register/finish", {
   username,
+  registration_id: r1.registration_id,
   registration_record: fin.registrationRecord,
   vault_key: input.trim(),
 });

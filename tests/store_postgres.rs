@@ -452,3 +452,69 @@ fn ini_helper_renders_a_postgresql_section() {
          database=vt_x_1_0\nsslmode=disable\n"
     );
 }
+
+/// A database of schema 1 (as the release before it made them) is upgraded
+/// by `prepare(true)` with every account and entry kept.
+#[test]
+fn schema_1_is_upgraded_with_everything_kept() {
+    let Some(settings) = pg::pg_settings_for_test("upgrade") else {
+        return;
+    };
+    let mut client = pg::pg_client(&settings);
+    client
+        .batch_execute(include_str!("fixtures/v1/postgres.sql"))
+        .unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO users (username, record, vault_key, created_at) VALUES
+                 ('alice', '\\x0102', 'wrapped', 10), ('carol', '\\x03', NULL, 11);
+             INSERT INTO entries VALUES
+                 (1, 'b', 'u', 'pw-b', 3, 20), (1, 'a', NULL, 'pw-a', 1, 21),
+                 (2, 'x', NULL, 'pw-x', 1, 22);",
+        )
+        .unwrap();
+    let store = PostgresStore::connect(&settings, 4).unwrap();
+    match store.prepare(false) {
+        Err(StoreError::Schema(why)) => assert!(why.contains("--init-db to upgrade"), "{why}"),
+        other => panic!("an old schema without --init-db: {other:?}"),
+    }
+    store.prepare(true).unwrap();
+    store.prepare(false).unwrap();
+    let alice = store.user_by_name("alice").unwrap().unwrap();
+    assert_eq!(
+        alice.credential_id, b"alice",
+        "1.0 accounts keep their identifier"
+    );
+    assert_eq!(
+        (alice.record.as_slice(), alice.vault_key.as_deref()),
+        (&[1u8, 2][..], Some("wrapped"))
+    );
+    assert_eq!(alice.rev, 1, "tokens from before the upgrade end");
+    let entries = store.list_entries(alice.id).unwrap();
+    let kept: Vec<_> = entries
+        .iter()
+        .map(|e| (e.site.as_str(), e.password.as_str(), e.version))
+        .collect();
+    assert_eq!(kept, [("a", "pw-a", 1), ("b", "pw-b", 3)]);
+    let changes = store.changes(alice.id, 0).unwrap();
+    assert_eq!((changes.seq, changes.entries.len()), (2, 2));
+    assert_eq!(store.changes(alice.id, 1).unwrap().entries.len(), 1);
+    let carol = store.user_by_name("carol").unwrap().unwrap();
+    assert_eq!(store.changes(carol.id, 0).unwrap().seq, 1);
+    // New accounts and writes work, and ids keep rising.
+    let dave = suite::user(&store, "dave");
+    assert!(dave.id > carol.id);
+    let w = store
+        .add_entry(
+            alice.id,
+            &vaultd::store::NewEntry {
+                site: "c".into(),
+                username: None,
+                password: "p".into(),
+            },
+            &vaultd::store::SyncWrite::default(),
+            suite::NOW,
+        )
+        .unwrap();
+    assert_eq!(w.seq, 3);
+}

@@ -82,3 +82,41 @@ fn two_stores_on_one_file_see_each_others_writes() {
         "pw"
     );
 }
+
+/// The database file made by the schema-1 release (tests/fixtures/v1) is
+/// upgraded by `prepare(true)` with every account and entry kept.
+#[test]
+fn the_schema_1_file_is_upgraded_with_everything_kept() {
+    let path = fresh_path("upgrade");
+    std::fs::copy("tests/fixtures/v1/vaultd.db", &path).unwrap();
+    let store = SqliteStore::open(&path, 2).unwrap();
+    match store.prepare(false) {
+        Err(StoreError::Schema(m)) => assert!(m.contains("--init-db to upgrade"), "{m}"),
+        other => panic!("an old schema without --init-db: {other:?}"),
+    }
+    store.prepare(true).unwrap();
+    store.prepare(false).unwrap();
+    let alice = store.user_by_name("alice").unwrap().unwrap();
+    let carol = store.user_by_name("carol").unwrap().unwrap();
+    assert_eq!((alice.id, carol.id), (1, 2));
+    assert_eq!(alice.credential_id, b"alice");
+    assert_eq!(
+        (alice.rev, carol.rev),
+        (1, 1),
+        "tokens from before the upgrade end"
+    );
+    assert_eq!(store.list_entries(alice.id).unwrap().len(), 3);
+    assert_eq!(store.list_entries(carol.id).unwrap().len(), 1);
+    assert_eq!(store.changes(alice.id, 0).unwrap().seq, 3);
+    assert_eq!(store.changes(alice.id, 2).unwrap().entries.len(), 1);
+    // AUTOINCREMENT from now on: a deleted id is never handed out again.
+    let dave = suite::user(&store, "dave");
+    assert_eq!(dave.id, 3);
+    store.delete_user(dave.id).unwrap();
+    assert_eq!(suite::user(&store, "erin").id, 4);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}

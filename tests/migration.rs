@@ -1,0 +1,93 @@
+//! Upgrading a real schema-1 database (tests/fixtures/v1, made by the
+//! release before schema 2) with the real binaries: without `--init-db`
+//! vaultd refuses with a line naming the flag; with it, every account and
+//! entry is kept, the `vault` client reads them, and ids are never reused.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use common::{Backend, Options, TempDir, TestServer, user_token, vaultd_bin};
+use serde_json::json;
+
+const VAULT: &str = env!("CARGO_BIN_EXE_vault");
+
+/// A directory holding a copy of the schema-1 database and its `.env`.
+fn schema_1_dir() -> TempDir {
+    let dir = TempDir::new("migration");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1");
+    std::fs::copy(fixtures.join("vaultd.db"), dir.0.join("vaultd.db")).unwrap();
+    let env = dir.0.join(".env");
+    std::fs::copy(fixtures.join("dotenv"), &env).unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+    dir
+}
+
+fn vault(server: &TestServer, home: &TempDir, user: &str, password: &str, args: &[&str]) -> String {
+    let out = Command::new(VAULT)
+        .args(["--server", &server.base_url(), "--username", user])
+        .args(args)
+        .env("VAULT_PASSWORD", password)
+        .env("HOME", &home.0)
+        .env("XDG_CONFIG_HOME", home.0.join("config"))
+        .env("XDG_STATE_HOME", home.0.join("state"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "vault {args:?}: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_schema_1_database_is_refused_then_upgraded_with_everything_kept() {
+    let dir = schema_1_dir();
+    let refused = Command::new(vaultd_bin())
+        .current_dir(&dir.0)
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("JWT_KEY")
+        .env_remove("OPAQUE_SERVER_SETUP")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("--init-db to upgrade"), "{stderr}");
+
+    let server = TestServer::start_in(Backend::Sqlite, dir, Options::default());
+    let home = TempDir::new("migration-home");
+    let alice = |args: &[&str]| {
+        vault(
+            &server,
+            &home,
+            "alice",
+            "correct horse battery staple 1",
+            args,
+        )
+    };
+    assert_eq!(alice(&["get", "mail.example.org"]).trim(), "s3cret-mail");
+    assert_eq!(alice(&["get", "github.com"]).trim(), "pw3");
+    assert_eq!(alice(&["get", "Café.fr"]).trim(), "pw2");
+    let listed = alice(&["ls"]);
+    for site in ["mail.example.org", "github.com", "Café.fr"] {
+        assert!(listed.contains(site), "{listed}");
+    }
+    let carol = vault(
+        &server,
+        &home,
+        "carol",
+        "carol password 12345",
+        &["get", "bank.example"],
+    );
+    assert_eq!(carol.trim(), "carolpw");
+
+    // A new account gets an id that no account ever had (dave's was 2).
+    let token = user_token(&server, "newcomer");
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&common::unb64(payload)).unwrap();
+    assert_eq!(claims["sub"], "3");
+    let (s, r) = server.post("/sync", Some(&token), &json!({"since": 0}));
+    assert_eq!((s, r["seq"].as_i64()), (200, Some(0)));
+}
