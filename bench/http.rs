@@ -436,7 +436,7 @@ impl Drop for Server {
 
 fn start_vaultd(ctx: &Ctx, dir: &Path) -> Res<Server> {
     let mut cmd = Command::new(&ctx.vaultd);
-    cmd.args(["--bind", "127.0.0.1:0", "--init-db", "--threads"])
+    cmd.args(["--bind", "127.0.0.1:0", "--init-db", "--trust-proxy", "--threads"])
         .arg(ctx.threads.to_string());
     Server::start(cmd, dir, "vaultd")
 }
@@ -669,7 +669,13 @@ const IDLE_WAIT: Duration = Duration::from_secs(8);
 const PASSWORD: &[u8] = b"correct horse battery staple";
 
 fn register(http: &mut Http, username: &str) -> Res<()> {
-    common::register(http, None, username, PASSWORD)
+    // Every `/register` counts against its address in the login throttle
+    // (API.md 1.1): each benchmark user registers from an address of its own
+    // (vaultd runs with `--trust-proxy`), as users of a real server would.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let address = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+    common::register(http, Some(("X-Forwarded-For", &address)), username, PASSWORD)
 }
 
 /// A complete login (both requests); returns the token.
@@ -1551,8 +1557,8 @@ fn growth(ctx: &Ctx, users: usize, entries: usize) -> Res<()> {
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare(
-                "INSERT INTO entries (user_id, site, username, password, version, updated_at)
-                 SELECT id, ?2, ?3, ?4, 1, ?5 FROM users WHERE username = ?1",
+                "INSERT INTO entries (user_id, site, username, password, version, updated_at, seq)
+                 SELECT id, ?2, ?3, ?4, 1, ?5, ?6 FROM users WHERE username = ?1",
             )?;
             let (u, p) = (
                 "u".repeat(ENTRY_USERNAME_LEN),
@@ -1566,10 +1572,16 @@ fn growth(ctx: &Ctx, users: usize, entries: usize) -> Res<()> {
                         site_name(&format!("e{n}"), i).as_bytes(),
                         u.as_bytes(),
                         p.as_bytes(),
-                        now
+                        now,
+                        i as i64 + 1
                     ])?;
                 }
             }
+            // Each user's seq is its last write, as vaultd would keep it.
+            tx.execute_batch(
+                "UPDATE users SET seq = (SELECT COUNT(*) FROM entries WHERE user_id = users.id)
+                 WHERE username LIKE 'growth-e%'",
+            )?;
         }
         tx.commit()?;
     }
@@ -1779,30 +1791,33 @@ fn bulk_insert(db: &Path, users: usize, entries: usize, now: i64) -> Res<()> {
         let tx = conn.transaction()?;
         {
             let mut user = tx.prepare(
-                "INSERT INTO users (username, record, vault_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO users (username, credential_id, record, vault_key, seq, created_at)
+                 VALUES (?1, CAST(?1 AS BLOB), ?2, ?3, ?4, ?5)",
             )?;
             let mut entry = tx.prepare(
-                "INSERT INTO entries (user_id, site, username, password, version, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                "INSERT INTO entries (user_id, site, username, password, version, updated_at, seq)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
             )?;
             for i in done..(done + chunk).min(users) {
+                let n = per_user + usize::from(i < extra);
                 user.execute(rusqlite::params![
                     format!("filler-{i:07}"),
                     record,
                     mix.text(96),
+                    n as i64,
                     now
                 ])?;
                 let id = tx.last_insert_rowid();
-                let n = per_user + usize::from(i < extra);
                 let mut sites: Vec<Vec<u8>> = (0..n).map(|_| mix.text(43)).collect();
                 sites.sort();
-                for site in sites {
+                for (seq, site) in sites.into_iter().enumerate() {
                     entry.execute(rusqlite::params![
                         id,
                         site,
                         mix.text(ENTRY_USERNAME_LEN),
                         mix.text(ENTRY_PASSWORD_LEN),
-                        now
+                        now,
+                        seq as i64 + 1
                     ])?;
                 }
             }
