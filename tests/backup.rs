@@ -106,3 +106,31 @@ fn backup_under_load_restores_every_write_acknowledged_before_it() {
     std::fs::write(server.dir.0.join("junk.db"), b"not a database").unwrap();
     assert!(!vaultd(&server.dir.0, &["restore", "junk.db"]).0);
 }
+
+/// The database, its WAL and shared-memory files and every backup are the
+/// owner's alone, whatever the umask (the tests run under 022); a database
+/// left group-readable by an older vaultd is tightened at start.
+#[test]
+fn database_wal_and_backups_are_created_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let Some(mut server) = TestServer::start(Backend::Sqlite) else {
+        return;
+    };
+    let token = user_token(&server, "alice");
+    let (s, _) = server.post("/add", Some(&token), &json!({"site": "s", "password": "p"}));
+    assert_eq!(s, 201);
+    let dir = server.dir.0.clone();
+    for name in ["vaultd.db", "vaultd.db-wal", "vaultd.db-shm"] {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+    let (ok, err) = vaultd(&dir, &["backup", "copy.db"]);
+    assert!(ok, "{err}");
+    assert_eq!(mode(&dir.join("copy.db")), 0o600);
+
+    server.restart_with(|| {
+        let loose = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(dir.join("vaultd.db"), loose).unwrap();
+    });
+    assert_eq!(mode(&dir.join("vaultd.db")), 0o600);
+}

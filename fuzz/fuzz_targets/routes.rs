@@ -42,11 +42,14 @@ use serde_json::{Value, json};
 use vaultd::api::account::invite_hash;
 use vaultd::api::{App, Call, Caller, ROUTES};
 use vaultd::auth::limiter::Limiter;
-use vaultd::auth::opaque::LoginStateSeal;
+use vaultd::auth::opaque::{CredentialIds, LoginStateSeal};
 use vaultd::auth::token::TokenKeys;
 use vaultd::config::Signups;
 use vaultd::error::ApiError;
-use vaultd::store::{PendingLogin, SqliteStore, Store, unix_now};
+use vaultd::store::{
+    NewEntry, NewUser, PendingLogin, PendingRegistration, SqliteStore, Store, SyncWrite, User,
+    unix_now,
+};
 use vaultd_fuzz::{JWT_KEY, b64, login_finish, login_start, register, scratch_dir, server_setup};
 
 const MAX_CALLS: usize = 24;
@@ -69,12 +72,35 @@ struct Fixture {
     clean_version: Option<i64>,
 }
 
+/// Registers `name` (both steps) under the bare name as its credential
+/// identifier, which the fixture's records were made for.
+fn create(store: &dyn Store, name: &str, record: &[u8], vault_key: Option<&str>, now: i64) -> User {
+    let id = format!("fixture-{name}").into_bytes();
+    let registration = PendingRegistration {
+        id: id.clone(),
+        username: name.into(),
+        user_id: None,
+        credential_id: name.as_bytes().to_vec(),
+        expires_at: now + 600,
+    };
+    store.put_registration(&registration, now).unwrap();
+    let user = NewUser {
+        registration: id,
+        username: name.into(),
+        record: record.to_vec(),
+        vault_key: vault_key.map(str::to_string),
+        invite: None,
+    };
+    store.create_user(&user, now).unwrap()
+}
+
 fn app(store: SqliteStore, signups: Signups) -> App {
     App {
         store: Box::new(store),
         tokens: TokenKeys::new(JWT_KEY, 3600),
         server_setup: server_setup(),
         login_seal: LoginStateSeal::new(JWT_KEY),
+        credential_ids: CredentialIds::new(JWT_KEY),
         signups,
         limiter: Limiter::default(),
     }
@@ -168,32 +194,32 @@ impl Fixture {
         }
         self.reset
             .execute_batch(
-                "DELETE FROM pending_logins; DELETE FROM entries;
-                 DELETE FROM invites; DELETE FROM users;",
+                "DELETE FROM pending_logins; DELETE FROM registrations; DELETE FROM deletions;
+                 DELETE FROM entries; DELETE FROM invites; DELETE FROM users;
+                 DELETE FROM sqlite_sequence WHERE name = 'users';",
             )
             .expect("empty the fixture tables");
         let store = &self.open.store;
         let now = unix_now();
-        // An empty `users` table hands out rowids from 1 again.
-        let alice = store
-            .create_user("alice", &self.alice_record, Some("wrapped-key"), None, now)
-            .unwrap();
-        let bob = store
-            .create_user("bob", &self.bob_record, None, None, now)
-            .unwrap();
+        // With `sqlite_sequence` emptied too, ids start from 1 again.
+        let alice = create(store, "alice", &self.alice_record, Some("wrapped-key"), now);
+        let bob = create(store, "bob", &self.bob_record, None, now);
         assert_eq!((alice.id, bob.id), (ALICE, BOB));
-        store
-            .add_entry(ALICE, "example.com", Some("enc-user"), "enc-pass", now)
-            .unwrap();
-        store
-            .add_entry(ALICE, "nul\u{0}site", None, "p\u{0}", now)
-            .unwrap();
-        store
-            .add_entry(ALICE, "zz\u{10FFFF}", Some(""), "x", now)
-            .unwrap();
-        store
-            .add_entry(BOB, "example.com", None, "bob-pass", now)
-            .unwrap();
+        for (user, site, username, password) in [
+            (ALICE, "example.com", Some("enc-user"), "enc-pass"),
+            (ALICE, "nul\u{0}site", None, "p\u{0}"),
+            (ALICE, "zz\u{10FFFF}", Some(""), "x"),
+            (BOB, "example.com", None, "bob-pass"),
+        ] {
+            let entry = NewEntry {
+                site: site.into(),
+                username: username.map(str::to_string),
+                password: password.into(),
+            };
+            store
+                .add_entry(user, &entry, &SyncWrite::default(), now)
+                .unwrap();
+        }
         store.create_invite(&invite_hash(INVITE), i64::MAX).unwrap();
         for login in &self.pending {
             store.put_login(login, now).unwrap();

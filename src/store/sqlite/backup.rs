@@ -45,6 +45,14 @@ pub fn restore(backup_file: &Path, db: &Path) -> Result<(), String> {
 }
 
 fn copy_all(source: &Connection, dest: &Path) -> Result<(), String> {
+    // Owner only, like the database: a backup holds the same secrets.
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dest)
+        .map_err(|e| format!("{}: {e}", dest.display()))?;
     let mut target = Connection::open(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     let copy = rusqlite::backup::Backup::new(source, &mut target).map_err(|e| e.to_string())?;
     step_all(&copy)

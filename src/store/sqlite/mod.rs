@@ -43,6 +43,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file. `readers` is the size of
     /// the read pool, normally the number of worker threads.
     pub fn open(path: &Path, readers: u32) -> StoreResult<SqliteStore> {
+        make_private(path)?;
         let committer = Committer::start(open_connection(path)?)?;
         let readers = r2d2::Pool::builder()
             .max_size(readers.max(1))
@@ -112,6 +113,46 @@ impl r2d2::ManageConnection for ReaderManager {
     fn has_broken(&self, _conn: &mut Connection) -> bool {
         false
     }
+}
+
+/// Makes the database file (created if missing) and its `-wal` and `-shm`
+/// files readable by their owner only: they hold every account's OPAQUE
+/// record and every sealed entry. SQLite gives the files it creates the mode
+/// of the database file, so a 0600 database keeps its WAL 0600 too.
+fn make_private(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|_| unavailable("cannot open database file"))?;
+    for file in [
+        path.to_path_buf(),
+        sidecar(path, "-wal"),
+        sidecar(path, "-shm"),
+    ] {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            // An immutable or foreign file keeps its mode; say so once.
+            if std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).is_err() {
+                eprintln!(
+                    "vaultd: warning: {} is readable by other users",
+                    file.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `vaultd.db` + `-wal`: the name of one of SQLite's companion files.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 fn open_connection(path: &Path) -> StoreResult<Connection> {
