@@ -153,8 +153,9 @@ impl Fixture {
                 client: client(0),
             };
             let reply = vaultd::api::account::login(&fixture.open, &call).expect("fixture login");
-            let id = decode(&reply.body["login_id"]);
-            let response = decode(&reply.body["credential_response"]);
+            let reply: Value = serde_json::from_slice(&reply.body).expect("a JSON reply");
+            let id = decode(&reply["login_id"]);
+            let response = decode(&reply["credential_response"]);
             let login = fixture
                 .open
                 .store
@@ -202,8 +203,14 @@ impl Fixture {
         let store = &self.open.store;
         let now = unix_now();
         // With `sqlite_sequence` emptied too, ids start from 1 again.
-        let alice = create(store, "alice", &self.alice_record, Some("wrapped-key"), now);
-        let bob = create(store, "bob", &self.bob_record, None, now);
+        let alice = create(
+            &**store,
+            "alice",
+            &self.alice_record,
+            Some("wrapped-key"),
+            now,
+        );
+        let bob = create(&**store, "bob", &self.bob_record, None, now);
         assert_eq!((alice.id, bob.id), (ALICE, BOB));
         for (user, site, username, password) in [
             (ALICE, "example.com", Some("enc-user"), "enc-pass"),
@@ -289,7 +296,7 @@ fn check_error(path: &str, err: &ApiError) {
         ROUTE_STATUSES.contains(&status),
         "{path}: status {status} ({err:?})"
     );
-    let body = err.body();
+    let body: Value = serde_json::from_slice(&err.body()).expect("a JSON error body");
     assert!(body["error"].is_string() && body["message"].is_string());
     assert_eq!(body.as_object().unwrap().len(), 2);
     let message = body["message"].as_str().unwrap();
@@ -350,8 +357,8 @@ fuzz_target!(|data: &[u8]| {
         let outcome = (route.handler)(app, &call);
         if trace() {
             let answer = match &outcome {
-                Ok(reply) => format!("{} {}", reply.status, reply.body),
-                Err(e) => format!("{} {}", e.status(), e.body()),
+                Ok(reply) => format!("{} {}", reply.status, String::from_utf8_lossy(&reply.body)),
+                Err(e) => format!("{} {}", e.status(), String::from_utf8_lossy(&e.body())),
             };
             eprintln!("{} {:?} -> {answer}", route.path, call.caller);
         }
@@ -364,8 +371,8 @@ fuzz_target!(|data: &[u8]| {
                     "{}",
                     route.path
                 );
-                assert!(reply.body.is_object(), "{}: {}", route.path, reply.body);
-                serde_json::to_vec(&reply.body).expect("the reply serializes");
+                let json: Value = serde_json::from_slice(&reply.body).expect("a JSON reply");
+                assert!(json.is_object(), "{}: {json}", route.path);
                 if route.path == "/add" {
                     check_stored(app, caller.unwrap().user_id, &body);
                 }
