@@ -436,8 +436,14 @@ impl Drop for Server {
 
 fn start_vaultd(ctx: &Ctx, dir: &Path) -> Res<Server> {
     let mut cmd = Command::new(&ctx.vaultd);
-    cmd.args(["--bind", "127.0.0.1:0", "--init-db", "--trust-proxy", "--threads"])
-        .arg(ctx.threads.to_string());
+    cmd.args([
+        "--bind",
+        "127.0.0.1:0",
+        "--init-db",
+        "--trust-proxy",
+        "--threads",
+    ])
+    .arg(ctx.threads.to_string());
     Server::start(cmd, dir, "vaultd")
 }
 
@@ -675,7 +681,12 @@ fn register(http: &mut Http, username: &str) -> Res<()> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let address = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
-    common::register(http, Some(("X-Forwarded-For", &address)), username, PASSWORD)
+    common::register(
+        http,
+        Some(("X-Forwarded-For", &address)),
+        username,
+        PASSWORD,
+    )
 }
 
 /// A complete login (both requests); returns the token.
@@ -713,7 +724,7 @@ fn add_entries(http: &mut Http, token: &str, sites: &[String]) -> Res<()> {
 }
 
 /// Seeds a fresh vaultd through the API: users `bench-e10`, `bench-e100`,
-/// `bench-e1000` with that many entries, `bench-add` (none), `bench-chg`
+/// `bench-e1000`, `bench-e10000` with that many entries, `bench-add` (none), `bench-chg`
 /// (64 entries `chg-0000` …), and `logins` (registered only). Returns a
 /// token per entry-holding user.
 fn seed(
@@ -727,6 +738,7 @@ fn seed(
         "bench-e10",
         "bench-e100",
         "bench-e1000",
+        "bench-e10000",
         "bench-add",
         "bench-chg",
     ] {
@@ -740,6 +752,7 @@ fn seed(
         ("bench-e10", 10),
         ("bench-e100", 100),
         ("bench-e1000", 1000),
+        ("bench-e10000", 10_000),
     ] {
         let prefix = &user["bench-".len()..];
         let sites: Vec<String> = (0..n).map(|i| site_name(prefix, i)).collect();
@@ -1247,6 +1260,7 @@ fn backend(
         ("bench-e10", 10),
         ("bench-e100", 100),
         ("bench-e1000", 1000),
+        ("bench-e10000", 10_000),
     ] {
         let args = vec![tokens[user].clone()];
         for &c in &ctx.connections {
@@ -1259,6 +1273,27 @@ fn backend(
                 Kind::Read,
                 "/get",
                 "get.lua",
+                c,
+                &args,
+                ctx.duration,
+            )?;
+            push(row, rows);
+        }
+    }
+    // A one-change /sync (issue 14): the user's last write only, which must
+    // cost the same in a small and a large vault (an index range).
+    for (user, n) in [("bench-e10", 10), ("bench-e10000", 10_000)] {
+        let args = vec![tokens[user].clone(), (n - 1).to_string()];
+        for &c in &ctx.connections {
+            let row = wrk_run(
+                ctx,
+                &server,
+                db.clone(),
+                name,
+                &format!("/sync one change, {n} entries"),
+                Kind::Read,
+                "/sync",
+                "sync.lua",
                 c,
                 &args,
                 ctx.duration,
