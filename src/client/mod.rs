@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod generate;
 pub mod import;
 pub mod opaque;
+pub mod text;
 
 use zeroize::Zeroizing;
 
