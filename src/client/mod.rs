@@ -17,6 +17,7 @@ pub mod api;
 pub mod completions;
 pub mod config;
 pub mod crypto;
+pub mod entry;
 pub mod generate;
 pub mod import;
 pub mod opaque;
