@@ -510,7 +510,8 @@ fn read_json<T: DeserializeOwned>(resp: ureq::Response) -> Result<T, ApiError> {
             message: format!("reading the body: {e}"),
         })?;
     serde_json::from_slice(&buf).map_err(|e| ApiError::BadResponse {
-        message: format!("{e}"),
+        // serde names unexpected values, which the server chose.
+        message: super::text::escape(&e.to_string()).into_owned(),
     })
 }
 
@@ -519,13 +520,15 @@ fn map_status(status: u16, resp: ureq::Response) -> ApiError {
         .header("Retry-After")
         .and_then(|v| v.trim().parse::<u64>().ok());
     let body: Option<ErrorBody> = read_json(resp).ok();
+    // The server's words reach a terminal: never with control characters.
     let message = body
         .map(|b| {
-            if b.message.is_empty() {
+            let m = if b.message.is_empty() {
                 b.error
             } else {
                 b.message
-            }
+            };
+            super::text::escape(&m).into_owned()
         })
         .unwrap_or_default();
     match status {

@@ -24,8 +24,11 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-/// The only format version so far, the first byte of every sealed blob.
+/// Format version 1, the first byte of a sealed blob (the vault key, and
+/// entries written by vault 0.1).
 pub const FORMAT_V1: u8 = 0x01;
+/// Format version 2 of entry fields (docs/CRYPTO.md "Entry format v2").
+pub const FORMAT_V2: u8 = 0x02;
 /// Symmetric key length (KEK, vault key, site key).
 pub const KEY_LEN: usize = 32;
 /// XChaCha20-Poly1305 nonce length.
@@ -43,6 +46,8 @@ pub const VAULT_KEY_AAD: &[u8] = b"vault key v1";
 pub const SITE_INDEX_INFO: &[u8] = b"site index v1";
 /// Prefix of a field's associated data (followed by 0x00, site hash, 0x00, field name).
 pub const FIELD_AAD_PREFIX: &[u8] = b"vault field v1";
+/// The same for entry fields of format 2.
+pub const FIELD_AAD_PREFIX_V2: &[u8] = b"vault field v2";
 
 /// Largest plaintext of one field: keeps the wire string within the API's
 /// 8192-byte limit (base64url of 41 + 6000 bytes is 8055 characters).
@@ -135,6 +140,17 @@ fn seal_with_nonce(
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<String, CryptoError> {
+    seal_versioned(FORMAT_V1, key, nonce, plaintext, aad)
+}
+
+/// `version ‖ nonce ‖ XChaCha20-Poly1305(key, plaintext, aad)`, base64url.
+pub(crate) fn seal_versioned(
+    version: u8,
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    plaintext: &[u8],
+    aad: &[u8],
+) -> Result<String, CryptoError> {
     let cipher = XChaCha20Poly1305::new(key.into());
     let ct = cipher
         .encrypt(
@@ -146,7 +162,7 @@ fn seal_with_nonce(
         )
         .map_err(|_| CryptoError::TooLong)?;
     let mut blob = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-    blob.push(FORMAT_V1);
+    blob.push(version);
     blob.extend_from_slice(&nonce[..]);
     blob.extend_from_slice(&ct);
     Ok(URL_SAFE_NO_PAD.encode(blob))
@@ -154,22 +170,38 @@ fn seal_with_nonce(
 
 /// Open what [`seal`] made.
 fn open(key: &[u8; KEY_LEN], blob: &str, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    open_versioned(key, blob, |v| (v == FORMAT_V1).then(|| aad.to_vec())).map(|(_, p)| p)
+}
+
+/// The version byte of a blob, without opening it.
+pub fn blob_version(blob: &str) -> Result<u8, CryptoError> {
+    let head = blob.get(..4).ok_or(CryptoError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(head.as_bytes())
+        .map_err(|_| CryptoError::Malformed)?;
+    bytes.first().copied().ok_or(CryptoError::Malformed)
+}
+
+/// Opens a blob whose AAD depends on its version byte: `aad_for(version)`
+/// is `None` for a version the caller does not accept.
+pub(crate) fn open_versioned(
+    key: &[u8; KEY_LEN],
+    blob: &str,
+    aad_for: impl Fn(u8) -> Option<Vec<u8>>,
+) -> Result<(u8, Zeroizing<Vec<u8>>), CryptoError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(blob.as_bytes())
         .map_err(|_| CryptoError::Malformed)?;
-    match bytes.first() {
-        None => return Err(CryptoError::Malformed),
-        Some(&FORMAT_V1) => {}
-        Some(&v) => return Err(CryptoError::UnsupportedVersion(v)),
-    }
+    let version = *bytes.first().ok_or(CryptoError::Malformed)?;
+    let aad = aad_for(version).ok_or(CryptoError::UnsupportedVersion(version))?;
     if bytes.len() < 1 + NONCE_LEN + TAG_LEN {
         return Err(CryptoError::Malformed);
     }
     let (nonce, ct) = bytes[1..].split_at(NONCE_LEN);
     let cipher = XChaCha20Poly1305::new(key.into());
     cipher
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
-        .map(Zeroizing::new)
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+        .map(|p| (version, Zeroizing::new(p)))
         .map_err(|_| CryptoError::Decrypt)
 }
 
@@ -221,9 +253,19 @@ impl VaultKey {
         Ok(VaultKey::from_key(key))
     }
 
-    /// The raw site hash: `HMAC-SHA256(site key, normalise(site))`.
+    /// The raw site hash: `HMAC-SHA256(site key, normalise(site))`, with
+    /// the NFC rule of format 2.
     pub fn site_hash(&self, site: &str) -> Result<[u8; SITE_HASH_LEN], CryptoError> {
-        let norm = normalise_site(site);
+        self.hash_normalised(&normalise_site(site))
+    }
+
+    /// The site hash under format 1's rule (no NFC): where vault 0.1 put
+    /// an entry.
+    pub fn site_hash_v1(&self, site: &str) -> Result<[u8; SITE_HASH_LEN], CryptoError> {
+        self.hash_normalised(&normalise_site_v1(site))
+    }
+
+    fn hash_normalised(&self, norm: &str) -> Result<[u8; SITE_HASH_LEN], CryptoError> {
         if norm.is_empty() {
             return Err(CryptoError::EmptySite);
         }
@@ -236,6 +278,11 @@ impl VaultKey {
     /// The wire `site`: base64url of [`site_hash`](Self::site_hash), 43 characters.
     pub fn site_id(&self, site: &str) -> Result<String, CryptoError> {
         Ok(URL_SAFE_NO_PAD.encode(self.site_hash(site)?))
+    }
+
+    /// The vault key's raw bytes, for the entry format of `entry.rs`.
+    pub(crate) fn raw(&self) -> &[u8; KEY_LEN] {
+        &self.key
     }
 
     /// Seals one field of the entry whose site hash is `site_hash`.
@@ -305,7 +352,8 @@ impl VaultKey {
         let plain = self.open_field(&hash, Field::Username, blob)?;
         let p: UsernamePlaintext =
             serde_json::from_slice(&plain).map_err(|_| CryptoError::BadPlaintext)?;
-        if self.site_hash(&p.site)? != hash {
+        // Format 1 entries were hashed without NFC.
+        if self.site_hash_v1(&p.site)? != hash {
             return Err(CryptoError::SiteMismatch);
         }
         Ok((p.site, p.username))
@@ -345,8 +393,17 @@ pub struct SealedEntry {
 
 /// `"vault field v1" ‖ 0x00 ‖ site hash (32 raw bytes) ‖ 0x00 ‖ field name`.
 fn field_aad(site_hash: &[u8; SITE_HASH_LEN], field: Field) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(FIELD_AAD_PREFIX.len() + 2 + SITE_HASH_LEN + 8);
-    aad.extend_from_slice(FIELD_AAD_PREFIX);
+    field_aad_with(FIELD_AAD_PREFIX, site_hash, field)
+}
+
+/// `prefix ‖ 0x00 ‖ site hash (32 raw bytes) ‖ 0x00 ‖ field name`.
+pub(crate) fn field_aad_with(
+    prefix: &[u8],
+    site_hash: &[u8; SITE_HASH_LEN],
+    field: Field,
+) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(prefix.len() + 2 + SITE_HASH_LEN + 8);
+    aad.extend_from_slice(prefix);
     aad.push(0);
     aad.extend_from_slice(site_hash);
     aad.push(0);
@@ -362,9 +419,16 @@ pub fn decode_site(wire_site: &str) -> Result<[u8; SITE_HASH_LEN], CryptoError> 
     bytes.try_into().map_err(|_| CryptoError::Malformed)
 }
 
-/// Site-name normalisation: trim Unicode white space (`str::trim`), then
-/// Unicode lowercase (`str::to_lowercase`).
+/// Site-name normalisation (format 2): trim Unicode white space
+/// (`str::trim`), Unicode lowercase (`str::to_lowercase`), then Unicode
+/// NFC, so that precomposed and decomposed accents are one site.
 pub fn normalise_site(site: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    site.trim().to_lowercase().nfc().collect()
+}
+
+/// Format 1's rule, without NFC: only to find entries vault 0.1 wrote.
+pub fn normalise_site_v1(site: &str) -> String {
     site.trim().to_lowercase()
 }
 

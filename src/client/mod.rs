@@ -17,9 +17,11 @@ pub mod api;
 pub mod completions;
 pub mod config;
 pub mod crypto;
+pub mod entry;
 pub mod generate;
 pub mod import;
 pub mod opaque;
+pub mod text;
 
 use zeroize::Zeroizing;
 

@@ -11,7 +11,10 @@ use vaultd::client::{self, Client, Edit, Session, config, generate, import};
 use crate::Fail;
 use crate::args::*;
 use crate::output::{EntryJson, SummaryJson, json_line};
-use crate::prompt::{PasswordSource, Res, env, master_password, print_stdout, prompt_twice};
+use crate::prompt::{
+    PasswordSource, Res, env, master_password, print_entry_json, print_entry_lines, print_stdout,
+    prompt_twice,
+};
 
 /// Where and as whom: the global options resolved against the environment
 /// and the profile file.
@@ -122,30 +125,26 @@ pub fn get(ctx: &Ctx, g: Get) -> Res {
     }
     let session = ctx.login()?;
     let entry = session.get(&g.site)?;
-    let out = if g.json {
-        Zeroizing::new(json_line(&EntryJson::of(&entry)))
-    } else if g.field == "username" {
-        Zeroizing::new(format!("{}\n", entry.username.as_deref().unwrap_or("")))
+    if g.json {
+        return print_entry_json(&Zeroizing::new(json_line(&EntryJson::of(&entry))));
+    }
+    let value = if g.field == "username" {
+        entry.username.as_deref().unwrap_or("")
     } else {
-        Zeroizing::new(format!("{}\n", entry.password.as_str()))
+        entry.password.as_str()
     };
-    print_stdout(&out)
+    print_entry_lines([value])
 }
 
 pub fn ls(ctx: &Ctx, l: Ls) -> Res {
     let session = ctx.login()?;
     let listing = session.list()?;
-    let out = if l.json {
+    if l.json {
         let items: Vec<_> = listing.entries.iter().map(SummaryJson::of).collect();
-        json_line(&items)
+        print_entry_json(&json_line(&items))?;
     } else {
-        listing
-            .entries
-            .iter()
-            .map(|e| format!("{}\n", e.site))
-            .collect()
-    };
-    print_stdout(&out)?;
+        print_entry_lines(listing.entries.iter().map(|e| e.site.as_str()))?;
+    }
     unreadable(listing.unreadable.len())
 }
 
@@ -228,7 +227,7 @@ pub fn export(ctx: &Ctx, _: Export) -> Res {
     eprintln!(
         "warning: this export holds every password in plain text; keep it safe and delete it when done"
     );
-    print_stdout(&format!("{}\n", json.as_str()))
+    print_entry_json(&Zeroizing::new(format!("{}\n", json.as_str())))
 }
 
 /// Reads `file` ("-" for stdin) whole.

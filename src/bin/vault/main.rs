@@ -18,7 +18,7 @@ use argh::{ArgsInfo, FlagInfo, FlagInfoKind, FromArgs};
 use args::{Args, Command};
 use commands::Ctx;
 use prompt::Res;
-use vaultd::client;
+use vaultd::client::{self, text};
 
 /// How a command failed.
 pub enum Fail {
@@ -146,15 +146,16 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::Usage(m)) => {
-            eprintln!("vault: {m}");
+            eprintln!("vault: {}", text::escape(&m));
             ExitCode::from(2)
         }
         Err(Fail::Msg(m)) => {
-            eprintln!("vault: {m}");
+            eprintln!("vault: {}", text::escape(&m));
             ExitCode::from(1)
         }
         Err(Fail::Client(e)) => {
-            eprintln!("vault: {e}");
+            // Error text may quote the server or an entry: one safe line.
+            eprintln!("vault: {}", text::escape(&e.to_string()));
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 
 use zeroize::Zeroizing;
 
-use vaultd::client::generate;
+use vaultd::client::{generate, text};
 
 use crate::Fail;
 
@@ -103,6 +103,29 @@ impl PasswordSource {
             return Err(Fail::Msg("the password must not be empty".into()));
         }
         Ok(pw)
+    }
+}
+
+/// Prints what entries hold, one value a line: raw into a pipe or file (a
+/// script gets the exact bytes), with control characters escaped on a
+/// terminal (an entry written elsewhere must not drive it).
+pub fn print_entry_lines<'a>(values: impl IntoIterator<Item = &'a str>) -> Res {
+    let tty = std::io::stdout().is_terminal();
+    let mut out = Zeroizing::new(String::new());
+    for v in values {
+        out.push_str(&if tty { text::escape(v) } else { v.into() });
+        out.push('\n');
+    }
+    print_stdout(&out)
+}
+
+/// Like [`print_entry_lines`] for JSON: on a terminal, what serde_json
+/// leaves raw becomes `\uXXXX` (the same JSON value).
+pub fn print_entry_json(json: &str) -> Res {
+    if std::io::stdout().is_terminal() {
+        print_stdout(&text::escape_json(json))
+    } else {
+        print_stdout(json)
     }
 }
 
