@@ -80,7 +80,8 @@ pub enum Access {
     Public,
     /// A valid, unrevoked token.
     User,
-    /// A valid token issued less than five minutes ago (account routes).
+    /// A valid token issued less than `account::FRESH_TOKEN_SECONDS` ago
+    /// (the account routes).
     FreshUser,
 }
 
