@@ -1,5 +1,5 @@
-//! A JSON body with a key twice is `400`, over real HTTP (issue 11 item 13,
-//! API.md 1.1): no two parsers on the path may disagree about a request.
+//! A JSON body with a key twice is `400`, over real HTTP (API.md 1.1,
+//! General rules): no two parsers on the path may disagree about a request.
 
 mod common;
 
