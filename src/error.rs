@@ -65,7 +65,10 @@ impl ApiError {
                 (*m).to_string()
             }
             ApiError::MethodNotAllowed => "method not allowed on this path".into(),
-            ApiError::PayloadTooLarge => "request body larger than 64 KiB".into(),
+            ApiError::PayloadTooLarge => format!(
+                "request body larger than {} KiB",
+                crate::http::MAX_BODY / 1024
+            ),
             ApiError::UnsupportedMediaType => "the body must be sent as application/json".into(),
             ApiError::TooManyRequests { retry_after } => {
                 format!("too many failed logins; retry in {retry_after} s")

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Method, Request, Response, Server};
+use tiny_http::{Header, Request, Response, Server};
 
 use crate::api::{Access, App, Call, Caller, Reply, Route, find_route};
 use crate::error::ApiError;
@@ -140,11 +140,10 @@ fn answer(
     request: &mut Request,
 ) -> Result<Reply, ApiError> {
     let route = route.ok_or(ApiError::NotFound("no such route"))?;
-    let expected = if route.get { Method::Get } else { Method::Post };
-    if *request.method() != expected {
+    if request.method().as_str() != route.method.as_str() {
         return Err(ApiError::MethodNotAllowed);
     }
-    let body = if route.get {
+    let body = if route.method == crate::api::Method::Get {
         Vec::new()
     } else {
         if !is_json(header(request, "Content-Type")) {

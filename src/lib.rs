@@ -8,5 +8,8 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod http;
+// The one unsafe code: glibc's mallopt and malloc_trim, behind safe functions.
+#[allow(unsafe_code)]
 pub mod memory;
 pub mod store;
+pub mod username;

@@ -757,7 +757,7 @@ fn login_started_on_one_instance_finishes_on_another(backend: Backend) {
 }
 
 /// API.md 1.1: a client address is an IPv4 address or an IPv6 /64, and
-/// `::ffff:a.b.c.d` is `a.b.c.d` (issue 11 item 8). The throttle lives in
+/// `::ffff:a.b.c.d` is `a.b.c.d`. The throttle lives in
 /// memory, the same on both backends.
 #[test]
 fn throttling_counts_an_ipv6_slash_64_and_mapped_ipv4_as_one_client() {

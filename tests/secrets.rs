@@ -1,4 +1,4 @@
-//! `.env` at start (issue 11 item 7, API.md Sessions): vaultd refuses the
+//! `.env` at start (API.md 1.1, Sessions): vaultd refuses the
 //! placeholders of `.env.example` and a `.env` other users may read or
 //! write, exiting non-zero with one line that names the fix; `--init-db`
 //! makes a `.env` of mode 0600.

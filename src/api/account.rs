@@ -26,21 +26,11 @@ pub const REGISTRATION_TTL_SECONDS: i64 = 600;
 /// Account routes need a token at most this old.
 pub const FRESH_TOKEN_SECONDS: u64 = 300;
 const MAX_VAULT_KEY: usize = 1024;
-const MAX_USERNAME: usize = 64;
 
-/// Trims ASCII whitespace and lowercases ASCII letters; then only
-/// `[a-z0-9._@+-]`, 1 to 64 bytes, is a username (API.md, Usernames).
+/// The username rule of API.md (`crate::username`), as a `400`.
 pub fn normalize_username(raw: &str) -> Result<String, ApiError> {
-    let name = raw
-        .trim_matches(|c: char| c.is_ascii_whitespace())
-        .to_ascii_lowercase();
-    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@+-".contains(c);
-    if name.is_empty() || name.len() > MAX_USERNAME || !name.chars().all(allowed) {
-        return Err(ApiError::bad_request(
-            "a username is 1 to 64 of the characters a-z 0-9 . _ @ + -",
-        ));
-    }
-    Ok(name)
+    crate::username::normalize(raw)
+        .ok_or_else(|| ApiError::bad_request(format!("a username is {}", crate::username::rule())))
 }
 
 fn username(body: &Body) -> Result<String, ApiError> {

@@ -81,65 +81,66 @@ pub enum Access {
     Public,
     /// A valid, unrevoked token.
     User,
-    /// A valid token issued less than five minutes ago (account routes).
+    /// A valid token issued less than `account::FRESH_TOKEN_SECONDS` ago
+    /// (the account routes).
     FreshUser,
 }
 
 pub type Handler = fn(&App, &Call) -> Result<Reply, ApiError>;
 
+/// The one method a route answers; any other is `405` (API.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    /// As on the request line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
 pub struct Route {
     pub path: &'static str,
-    /// `GET` for `/health`, `POST` for everything else.
-    pub get: bool,
+    pub method: Method,
     pub access: Access,
     pub handler: Handler,
 }
 
-pub const ROUTES: &[Route] = &[
-    route("/health", true, Access::Public, health),
-    route("/register", false, Access::Public, account::register),
-    route(
-        "/register/finish",
-        false,
-        Access::Public,
-        account::register_finish,
-    ),
-    route("/login", false, Access::Public, account::login),
-    route(
-        "/login/finish",
-        false,
-        Access::Public,
-        account::login_finish,
-    ),
-    route("/logout", false, Access::User, account::logout),
-    route(
-        "/account/password",
-        false,
-        Access::FreshUser,
-        account::password,
-    ),
-    route(
-        "/account/password/finish",
-        false,
-        Access::FreshUser,
-        account::password_finish,
-    ),
-    route("/account/delete", false, Access::FreshUser, account::delete),
-    route("/add", false, Access::User, vault::add),
-    route("/get", false, Access::User, vault::get),
-    route("/change", false, Access::User, vault::change),
-    route("/delete", false, Access::User, vault::delete),
-    route("/sync", false, Access::User, vault::sync),
-];
-
-const fn route(path: &'static str, get: bool, access: Access, handler: Handler) -> Route {
-    Route {
-        path,
-        get,
-        access,
-        handler,
-    }
+/// `METHOD "path" access handler;` per line, a table rustfmt leaves alone.
+macro_rules! routes {
+    ($($method:ident $path:literal $access:ident $handler:path;)*) => {
+        &[$(Route {
+            path: $path,
+            method: Method::$method,
+            access: Access::$access,
+            handler: $handler,
+        }),*]
+    };
 }
+
+/// The routes of API.md.
+pub const ROUTES: &[Route] = routes! {
+    Get  "/health"                   Public    health;
+    Post "/register"                 Public    account::register;
+    Post "/register/finish"          Public    account::register_finish;
+    Post "/login"                    Public    account::login;
+    Post "/login/finish"             Public    account::login_finish;
+    Post "/logout"                   User      account::logout;
+    Post "/account/password"         FreshUser account::password;
+    Post "/account/password/finish"  FreshUser account::password_finish;
+    Post "/account/delete"           FreshUser account::delete;
+    Post "/add"                      User      vault::add;
+    Post "/get"                      User      vault::get;
+    Post "/change"                   User      vault::change;
+    Post "/delete"                   User      vault::delete;
+    Post "/sync"                     User      vault::sync;
+};
 
 pub fn find_route(path: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.path == path)

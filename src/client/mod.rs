@@ -74,10 +74,9 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::InvalidUsername(u) => write!(
-                f,
-                "invalid username `{u}`: use 1 to 64 of a-z 0-9 . _ @ + -"
-            ),
+            Error::InvalidUsername(u) => {
+                write!(f, "invalid username `{u}`: use {}", crate::username::rule())
+            }
             Error::EmptyPassword => f.write_str("the master password must not be empty"),
             Error::WrongPassword => {
                 f.write_str("wrong master password (or no such user); check both and retry")
@@ -175,20 +174,9 @@ fn authed(e: ApiError) -> Error {
     }
 }
 
-/// The server's username rule (API.md): trim ASCII white space, lowercase
-/// ASCII letters, then `[a-z0-9._@+-]{1,64}`.
+/// The server's username rule (API.md, `crate::username`).
 pub fn normalise_username(username: &str) -> Result<String, Error> {
-    let n = username
-        .trim_matches(|c: char| c.is_ascii_whitespace())
-        .to_ascii_lowercase();
-    let ok = (1..=64).contains(&n.len())
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@+-".contains(&b));
-    if ok {
-        Ok(n)
-    } else {
-        Err(Error::InvalidUsername(username.to_owned()))
-    }
+    crate::username::normalize(username).ok_or_else(|| Error::InvalidUsername(username.to_owned()))
 }
 
 /// A decrypted entry.

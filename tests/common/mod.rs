@@ -233,7 +233,7 @@ impl TestServer {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        unsafe_kill(self.child.id(), "TERM");
+        send_signal(self.child.id(), "TERM");
         self.child.wait().unwrap()
     }
 
@@ -321,7 +321,7 @@ impl Drop for TestServer {
     }
 }
 
-pub fn unsafe_kill(pid: u32, signal: &str) {
+pub fn send_signal(pid: u32, signal: &str) {
     Command::new("kill")
         .arg(format!("-{signal}"))
         .arg(pid.to_string())
