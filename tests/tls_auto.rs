@@ -219,7 +219,17 @@ fn chain_verifies_for_every_name_and_sans_hold_the_addresses() {
         .unwrap()
         .days;
     assert!((89..=90).contains(&days), "{days}");
-    let out = common::spawn::vaultd_command(&dir.0, &["ca"]);
+    let issuer = X509::from_pem(&std::fs::read(&ca).unwrap()).unwrap();
+    assert!(cert.verify(&issuer.public_key().unwrap()).unwrap());
+    ca_command_prints_the_ca(&dir.0);
+    vault_trusts_the_ca_with_ca_file(&dir.0, port);
+}
+
+/// `vaultd ca`: the CA's PEM, then the fingerprint openssl computes.
+fn ca_command_prints_the_ca(dir: &Path) {
+    let ca = ca_file(dir);
+    let cacert = ca.to_str().unwrap();
+    let out = common::spawn::vaultd_command(dir, &["ca"]);
     assert!(out.status.success());
     let printed = String::from_utf8(out.stdout).unwrap();
     let ca_pem = std::fs::read_to_string(&ca).unwrap();
@@ -234,8 +244,35 @@ fn chain_verifies_for_every_name_and_sans_hold_the_addresses() {
         printed.contains(&format!("SHA-256 fingerprint: {fp}\n")),
         "{printed} vs {fp}"
     );
-    let issuer = X509::from_pem(ca_pem.as_bytes()).unwrap();
-    assert!(cert.verify(&issuer.public_key().unwrap()).unwrap());
+}
+
+/// `vault --ca-file` trusts the CA as it trusts any certificate.
+fn vault_trusts_the_ca_with_ca_file(dir: &Path, port: u16) {
+    let cacert = ca_file(dir).to_str().unwrap().to_string();
+    let vault = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vault"))
+            .args(extra)
+            .args(["--server", &format!("https://localhost:{port}"), "register"])
+            .env("HOME", dir)
+            .env("XDG_CONFIG_HOME", dir)
+            .env("VAULT_USERNAME", "alice")
+            .env("VAULT_PASSWORD", "master password")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = vault(&[]);
+    assert_eq!(
+        code,
+        Some(1),
+        "the CA is not trusted without --ca-file: {err}"
+    );
+    let (code, err) = vault(&["--ca-file", &cacert]);
+    assert_eq!(code, Some(0), "{err}");
 }
 
 #[test]

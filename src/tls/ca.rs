@@ -286,14 +286,11 @@ pub fn names_of(cert: &X509) -> Names {
         if let Some(dns) = general.dnsname() {
             names.dns.insert(dns.to_string());
         }
-        match general.ipaddress() {
-            Some(b) if b.len() == 4 => {
-                names.ips.insert(<[u8; 4]>::try_from(b).unwrap().into());
-            }
-            Some(b) if b.len() == 16 => {
-                names.ips.insert(<[u8; 16]>::try_from(b).unwrap().into());
-            }
-            _ => {}
+        let bytes = general.ipaddress().unwrap_or_default();
+        if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+            names.ips.insert(v4.into());
+        } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+            names.ips.insert(v6.into());
         }
     }
     names

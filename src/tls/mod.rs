@@ -15,8 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::store::unix_now;
-
 /// The server certificate's default life: 90 days, as public CAs issue.
 pub const DEFAULT_VALIDITY: i64 = 90 * 86400;
 /// For tests only: `VAULTD_TLS_VALIDITY_SECONDS` makes the server
@@ -111,7 +109,7 @@ pub fn bind(
     stop: &Arc<AtomicBool>,
 ) -> Result<tiny_http::Server, String> {
     let host = names::host_name().unwrap_or_else(|| "localhost".into());
-    let (ca, made) = ca::Ca::load_or_create(&auto.dir, &host, unix_now())?;
+    let (ca, made) = ca::Ca::load_or_create(&auto.dir, &host, crate::store::unix_now())?;
     let fingerprint = ca::fingerprint(&ca.cert);
     if made {
         eprintln!(

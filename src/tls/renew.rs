@@ -87,12 +87,13 @@ pub fn current_at_start(
     let existing = Leaf::load(dir);
     let wanted = names::wanted(extra_names);
     let now = unix_now();
-    match reason(existing.as_ref(), ca, &wanted, validity, now) {
-        None => Ok(existing.expect("reason() is Missing without one")),
-        Some(why) => {
+    let why = reason(existing.as_ref(), ca, &wanted, validity, now);
+    match (why, existing) {
+        (None, Some(leaf)) => Ok(leaf),
+        (why, _) => {
             let leaf = ca.issue(&wanted, now, validity)?;
             leaf.save(dir)?;
-            log_issued(&leaf, &why);
+            log_issued(&leaf, &why.unwrap_or(Reason::Missing));
             Ok(leaf)
         }
     }

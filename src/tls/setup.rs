@@ -73,11 +73,15 @@ fn answer(site: &SetupSite, request: Request) {
             // client follows for GET.
             let status = if readable { 301 } else { 308 };
             let mut response = Response::empty(status);
+            // Both values are plain visible ASCII (clean_host, https_url).
             for h in [
                 header("Location", &location),
                 header("Cache-Control", "no-store"),
-            ] {
-                response.add_header(h.expect("a valid header"));
+            ]
+            .into_iter()
+            .flatten()
+            {
+                response.add_header(h);
             }
             let _ = request.respond(response);
             return;
