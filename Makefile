@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NPM   ?= npm
 
-.PHONY: run test build release interop-deps fuzz-api bench fmt lint clean
+.PHONY: run test build release interop-deps fuzz-api bench fmt lint clean audit
 
 # Build and serve on the embedded SQLite default. Creates .env (secrets) and
 # vaultd.db in this directory on first run. VAULTD_BIND (default
@@ -41,6 +41,17 @@ lint:
 
 clean:
 	$(CARGO) clean
+
+# The RustSec advisory check (deny.toml). cargo-deny fetches the advisory
+# database from its repository, which CI cannot reach: run this where the
+# network can (CI runs the offline checks: bans, licences, sources).
+# AUDIT_OFFLINE=1 uses a copy already in ~/.cargo/advisory-dbs instead.
+# docs/SECURITY.md lists the advisories that apply to the tree.
+AUDIT_OFFLINE ?=
+audit:
+	@command -v cargo-deny >/dev/null 2>&1 || { \
+		echo "make audit needs cargo-deny: cargo install --locked cargo-deny@0.20.2"; exit 1; }
+	$(CARGO) deny $(if $(filter 1,$(AUDIT_OFFLINE)),--offline) check --hide-inclusion-graph advisories
 
 # The HTTP throughput benchmark of issue 6 (docs/PERFORMANCE.md): ceilings,
 # vaultd on SQLite and (when its server binaries are installed) PostgreSQL,

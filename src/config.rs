@@ -53,6 +53,10 @@ pub struct Config {
     pub signups: Signups,
     pub trust_proxy: bool,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `--tls auto` (src/tls): a local CA and certificates vaultd renews.
+    pub tls_auto: Option<crate::tls::AutoTls>,
+    /// `--data-dir`: SQLite's file and `--tls auto`'s `tls/` live here.
+    pub data_dir: PathBuf,
 }
 
 /// The two secrets of `.env`. Never logged, never stored in the database.
@@ -82,6 +86,10 @@ pub struct Settings {
     pub trust_proxy: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `--tls auto`
+    pub tls_mode: Option<String>,
+    pub tls_names: Vec<String>,
+    pub tls_setup_bind: Option<String>,
 }
 
 /// Reads `VAULTD_<NAME>` from the environment, parsed.
@@ -148,16 +156,27 @@ impl Settings {
             (None, None) => None,
             _ => return Err("--tls-cert and --tls-key go together".into()),
         };
+        let tls_auto = crate::tls::AutoTls::resolve(
+            self.tls_mode,
+            self.tls_names,
+            self.tls_setup_bind,
+            &data_dir,
+        )?;
+        if tls.is_some() && tls_auto.is_some() {
+            return Err("--tls auto and --tls-cert/--tls-key exclude each other".into());
+        }
         Ok(Config {
             bind,
             threads,
             init_db: self.init_db || env_flag("VAULTD_INIT_DB"),
             database: read_database_ini(&database_ini, &data_dir)?,
+            data_dir,
             env_file,
             session_ttl,
             signups,
             trust_proxy: self.trust_proxy || env_flag("VAULTD_TRUST_PROXY"),
             tls,
+            tls_auto,
         })
     }
 }

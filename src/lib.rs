@@ -12,4 +12,5 @@ pub mod http;
 #[allow(unsafe_code)]
 pub mod memory;
 pub mod store;
+pub mod tls;
 pub mod username;

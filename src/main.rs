@@ -51,6 +51,15 @@ struct Flags {
     /// PEM private key to serve HTTPS [VAULTD_TLS_KEY]
     #[argh(option)]
     tls_key: Option<std::path::PathBuf>,
+    /// auto: HTTPS with a local CA in <data-dir>/tls and certificates vaultd renews [VAULTD_TLS]
+    #[argh(option)]
+    tls: Option<String>,
+    /// with --tls auto, one more name or address for the certificate (repeatable) [VAULTD_TLS_NAMES=a,b]
+    #[argh(option)]
+    tls_name: Vec<String>,
+    /// with --tls auto, a plain-http set-up page (the CA) on ADDR:PORT; all else redirects to HTTPS [VAULTD_TLS_SETUP_BIND]
+    #[argh(option)]
+    tls_setup_bind: Option<String>,
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -61,6 +70,17 @@ enum Command {
     Invite(InviteCommand),
     Backup(BackupCommand),
     Restore(RestoreCommand),
+    Ca(CaCommand),
+}
+
+/// Print the CA certificate of --tls auto (for `vault --ca-file` and your
+/// devices) and its SHA-256 fingerprint.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "ca")]
+struct CaCommand {
+    /// also print the set-up address as a QR code
+    #[argh(switch)]
+    qr: bool,
 }
 
 /// Write a consistent snapshot of the SQLite database to a new file, while
@@ -123,11 +143,20 @@ fn run(flags: Flags) -> Result<(), String> {
         trust_proxy: flags.trust_proxy,
         tls_cert: flags.tls_cert,
         tls_key: flags.tls_key,
+        tls_mode: flags.tls,
+        tls_names: flags.tls_name,
+        tls_setup_bind: flags.tls_setup_bind,
     };
     let config = settings.resolve()?;
     match flags.command {
         None => serve(config),
         Some(Command::Invite(invite)) => make_invite(&config, invite.hours),
+        Some(Command::Ca(c)) => vaultd::tls::print_ca(
+            &config.data_dir,
+            config.tls_auto.as_ref(),
+            config.bind,
+            c.qr,
+        ),
         Some(Command::Backup(b)) => {
             store::sqlite_backup(sqlite_path(&config)?, &b.path)?;
             eprintln!(
@@ -203,12 +232,9 @@ fn serve(config: Config) -> Result<(), String> {
         signal_hook::flag::register(signal, stop.clone())
             .map_err(|e| format!("cannot install a signal handler: {e}"))?;
     }
-    let server = bind(&config)?;
-    let scheme = if config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let server = bind(&config, &stop)?;
+    let tls = config.tls.is_some() || config.tls_auto.is_some();
+    let scheme = if tls { "https" } else { "http" };
     let addr = server
         .server_addr()
         .to_ip()
@@ -221,7 +247,7 @@ fn serve(config: Config) -> Result<(), String> {
     let options = ServeOptions {
         threads: config.threads,
         trust_proxy: config.trust_proxy,
-        hsts: config.tls.is_some(),
+        hsts: tls,
     };
     http::serve(server, app, options, stop);
     eprintln!("vaultd: stopped");
@@ -237,7 +263,10 @@ fn describe(database: &store::Database) -> String {
     }
 }
 
-fn bind(config: &Config) -> Result<tiny_http::Server, String> {
+fn bind(config: &Config, stop: &Arc<AtomicBool>) -> Result<tiny_http::Server, String> {
+    if let Some(auto) = &config.tls_auto {
+        return vaultd::tls::bind(auto, config.bind, stop);
+    }
     let cannot = |e: Box<dyn std::error::Error + Send + Sync>| {
         format!("cannot listen on {}: {e}", config.bind)
     };

@@ -3,8 +3,26 @@ use crate::util::refined_tcp_stream::Stream as RefinedStream;
 use std::error::Error;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use zeroize::Zeroizing;
+
+/// vaultd patch 8: the context that replaces every server's own from the next
+/// handshake on (`SslConfig::replace_served_certificate`). `None` until then.
+static REPLACEMENT: RwLock<Option<openssl::ssl::SslContext>> = RwLock::new(None);
+
+impl crate::SslConfig {
+    /// vaultd patch 8: from the next TLS handshake on, every HTTPS server of
+    /// this process serves this certificate chain and key instead of the ones
+    /// it was started with; connections already open keep theirs. A server's
+    /// `SslConfig` is fixed when it binds, and a short-lived certificate must
+    /// be renewed without a restart. On an error (PEM that does not parse, a
+    /// key that does not match) nothing changes.
+    pub fn replace_served_certificate(self) -> Result<(), Box<dyn Error + Send + Sync>> {
+        let context = OpenSslContext::from_pem(self.certificate, Zeroizing::new(self.private_key))?;
+        *REPLACEMENT.write().unwrap_or_else(PoisonError::into_inner) = Some(context.0);
+        Ok(())
+    }
+}
 
 pub(crate) struct OpenSslStream {
     inner: openssl::ssl::SslStream<Connection>,
@@ -97,7 +115,14 @@ impl OpenSslContext {
         stream: Connection,
     ) -> Result<OpenSslStream, Box<dyn Error + Send + Sync + 'static>> {
         use openssl::ssl::Ssl;
-        let session = Ssl::new(&self.0).expect("Failed to create new OpenSSL session");
+        // vaultd patch 8: a replacement context, when there is one. Cloned
+        // (a reference count) so the lock is not held during the handshake.
+        let replaced = REPLACEMENT
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let context = replaced.as_ref().unwrap_or(&self.0);
+        let session = Ssl::new(context).expect("Failed to create new OpenSSL session");
         let stream = session.accept(stream)?;
         Ok(OpenSslStream { inner: stream })
     }
