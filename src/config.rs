@@ -46,6 +46,7 @@ impl std::str::FromStr for Signups {
 pub struct Config {
     pub bind: SocketAddr,
     pub threads: usize,
+    pub max_connections: usize,
     pub init_db: bool,
     pub database: Database,
     pub env_file: PathBuf,
@@ -77,6 +78,7 @@ impl std::fmt::Debug for Secrets {
 pub struct Settings {
     pub bind: Option<String>,
     pub threads: Option<usize>,
+    pub max_connections: Option<usize>,
     pub init_db: bool,
     pub database_ini: Option<PathBuf>,
     pub env_file: Option<PathBuf>,
@@ -130,6 +132,13 @@ impl Settings {
         if threads == 0 || threads > 1024 {
             return Err("--threads must be between 1 and 1024".into());
         }
+        let max_connections = match self.max_connections {
+            Some(n) => n,
+            None => from_env("VAULTD_MAX_CONNECTIONS")?.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        };
+        if max_connections == 0 || max_connections > 65_536 {
+            return Err("--max-connections must be between 1 and 65536".into());
+        }
         let path = |flag: Option<PathBuf>, var: &str, default: &str| -> Result<PathBuf, String> {
             Ok(flag
                 .or(from_env(var)?)
@@ -168,6 +177,7 @@ impl Settings {
         Ok(Config {
             bind,
             threads,
+            max_connections,
             init_db: self.init_db || env_flag("VAULTD_INIT_DB"),
             database: read_database_ini(&database_ini, &data_dir)?,
             data_dir,
@@ -180,6 +190,9 @@ impl Settings {
         })
     }
 }
+
+/// Connections open at once (API.md); each has a thread and two descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Two workers per core: a worker whose write waits for the disk's fsync
 /// (milliseconds on an SD card) uses no CPU, and the writes waiting together

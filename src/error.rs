@@ -13,9 +13,13 @@ pub enum ApiError {
     Conflict(&'static str),
     PayloadTooLarge,
     UnsupportedMediaType,
-    TooManyRequests { retry_after: u64 },
+    TooManyRequests {
+        retry_after: u64,
+    },
     Internal,
-    Unavailable,
+    /// The database is unreachable or refused; the store's redacted reason
+    /// (such as "disk full"), for the log line only, never for the client.
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -35,7 +39,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => 415,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::Internal => 500,
-            ApiError::Unavailable => 503,
+            ApiError::Unavailable(_) => 503,
         }
     }
 
@@ -52,7 +56,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Internal => "internal",
-            ApiError::Unavailable => "unavailable",
+            ApiError::Unavailable(_) => "unavailable",
         }
     }
 
@@ -74,7 +78,17 @@ impl ApiError {
                 format!("too many failed logins; retry in {retry_after} s")
             }
             ApiError::Internal => "internal error".into(),
-            ApiError::Unavailable => "the database is unavailable; retry later".into(),
+            ApiError::Unavailable(_) => "the database is unavailable; retry later".into(),
+        }
+    }
+
+    /// Why a 5xx happened, for the server's log: the store's redacted
+    /// reason. `None` for every other error.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            ApiError::Unavailable(why) => Some(why),
+            ApiError::Internal => Some("internal error"),
+            _ => None,
         }
     }
 
@@ -105,7 +119,21 @@ impl From<StoreError> for ApiError {
                 ApiError::bad_request(BAD_REGISTRATION)
             }
             StoreError::Invalid(crate::store::Invalid::Invite) => ApiError::Forbidden(NO_INVITE),
-            StoreError::Unavailable(_) | StoreError::Schema(_) => ApiError::Unavailable,
+            StoreError::Unavailable(why) | StoreError::Schema(why) => ApiError::Unavailable(why),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_outage_keeps_its_reason_for_the_log_only() {
+        let e = ApiError::from(StoreError::Unavailable("disk full".into()));
+        assert_eq!((e.status(), e.cause()), (503, Some("disk full")));
+        let body = String::from_utf8(e.body()).unwrap();
+        assert!(!body.contains("disk full"), "{body}");
+        assert_eq!(ApiError::Unauthorized.cause(), None);
     }
 }

@@ -21,6 +21,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// How a server is run, beyond the routes' own `App`.
 pub struct ServeOptions {
     pub threads: usize,
+    /// Connections open at once; one more is answered `503` (API.md).
+    pub max_connections: usize,
     pub trust_proxy: bool,
     /// Send `Strict-Transport-Security` (only when serving TLS).
     pub hsts: bool,
@@ -29,6 +31,7 @@ pub struct ServeOptions {
 /// Serves until `stop` is set, then lets in-flight requests finish and
 /// returns. `server` is already bound, so the caller knows the address.
 pub fn serve(server: Server, app: Arc<App>, options: ServeOptions, stop: Arc<AtomicBool>) {
+    server.set_max_connections(options.max_connections);
     let server = Arc::new(server);
     let options = Arc::new(options);
     let served = Arc::new(AtomicBool::new(false));
@@ -96,17 +99,18 @@ fn worker(
 /// One request: answer it and write its access-log line.
 fn handle(app: &App, options: &ServeOptions, mut request: Request) {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = method_name(request.method());
     let route = find_route(path_of(request.url()));
     let outcome = guarded(|| answer(app, options, route, &mut request));
-    let (status, body, retry_after) = match outcome {
-        Ok(Reply { status, body }) => (status, body, None),
+    let (status, body, retry_after, cause) = match outcome {
+        Ok(Reply { status, body }) => (status, body, None, None),
         Err(e) => {
             let retry = match e {
                 ApiError::TooManyRequests { retry_after } => Some(retry_after),
                 _ => None,
             };
-            (e.status(), e.body(), retry)
+            let cause = e.cause().map(str::to_owned);
+            (e.status(), e.body(), retry, cause)
         }
     };
     let response = json_response(status, body, retry_after, options.hsts);
@@ -114,12 +118,39 @@ fn handle(app: &App, options: &ServeOptions, mut request: Request) {
     // Only the route's own path is logged: an unknown path is whatever the
     // client sent, and could hold anything.
     let path = route.map_or("<unknown>", |r| r.path);
+    // A 5xx says why (the store's redacted reason), on the same line.
+    let cause = cause.map_or_else(String::new, |c| format!(" ({})", printable(&c)));
     // One write per line: eprintln! would write the pieces separately.
     let line = format!(
-        "{method} {path} {status} {}us\n",
+        "{method} {path} {status} {}us{cause}\n",
         started.elapsed().as_micros()
     );
     let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+}
+
+/// The method as logged: a known name, else `OTHER` (the client's own
+/// spelling could hold line breaks or terminal escapes).
+fn method_name(method: &tiny_http::Method) -> &'static str {
+    match method {
+        tiny_http::Method::Get => "GET",
+        tiny_http::Method::Head => "HEAD",
+        tiny_http::Method::Post => "POST",
+        tiny_http::Method::Put => "PUT",
+        tiny_http::Method::Delete => "DELETE",
+        tiny_http::Method::Connect => "CONNECT",
+        tiny_http::Method::Options => "OPTIONS",
+        tiny_http::Method::Trace => "TRACE",
+        tiny_http::Method::Patch => "PATCH",
+        tiny_http::Method::NonStandard(_) => "OTHER",
+    }
+}
+
+/// `text` with every control character replaced, so no log line can be
+/// split or colour a terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Runs a request's work; a panic (a bug) answers `500` and the worker lives
@@ -226,6 +257,8 @@ fn authenticate(app: &App, access: Access, request: &Request) -> Result<Caller, 
 
 /// The TCP peer, or with `--trust-proxy` the last `X-Forwarded-For` entry
 /// (the one our proxy appended; earlier ones are the client's to forge).
+/// Several header lines are one list, in order (RFC 9110 §5.3); an entry
+/// that is not an IP address means the TCP peer.
 fn client_address(request: &Request, trust_proxy: bool) -> IpAddr {
     let peer = request
         .remote_addr()
@@ -233,8 +266,12 @@ fn client_address(request: &Request, trust_proxy: bool) -> IpAddr {
     if !trust_proxy {
         return peer;
     }
-    header(request, "X-Forwarded-For")
-        .and_then(|h| h.rsplit(',').next())
+    let last_line = request
+        .headers()
+        .iter()
+        .rfind(|h| h.field.equiv("X-Forwarded-For"));
+    last_line
+        .and_then(|h| h.value.as_str().rsplit(',').next())
         .and_then(|last| last.trim().parse().ok())
         .unwrap_or(peer)
 }

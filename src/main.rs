@@ -24,6 +24,9 @@ struct Flags {
     /// worker threads [VAULTD_THREADS] (default: two per core)
     #[argh(option)]
     threads: Option<usize>,
+    /// connections open at once; one more is answered 503 [VAULTD_MAX_CONNECTIONS] (default 512)
+    #[argh(option)]
+    max_connections: Option<usize>,
     /// create .env (if absent) and the database schema (if missing), then serve [VAULTD_INIT_DB=1]
     #[argh(switch)]
     init_db: bool,
@@ -134,6 +137,7 @@ fn run(flags: Flags) -> Result<(), String> {
     let settings = Settings {
         bind: flags.bind,
         threads: flags.threads,
+        max_connections: flags.max_connections,
         init_db: flags.init_db,
         database_ini: flags.database_ini,
         env_file: flags.env_file,
@@ -246,6 +250,7 @@ fn serve(config: Config) -> Result<(), String> {
     );
     let options = ServeOptions {
         threads: config.threads,
+        max_connections: config.max_connections,
         trust_proxy: config.trust_proxy,
         hsts: tls,
     };

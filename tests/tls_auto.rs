@@ -86,7 +86,7 @@ fn try_start(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let Listening { child, addr, log } = spawn_listening(cmd)?;
+    let Listening { child, addr, log } = spawn_listening(cmd).map_err(|r| r.log)?;
     Ok(Server { child, addr, log })
 }
 

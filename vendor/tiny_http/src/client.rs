@@ -3,6 +3,7 @@ use ascii::AsciiString;
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::time::Instant;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -43,7 +44,31 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// vaultd patch: a request line, header count or header size over its bound
+    HeadTooLarge,
+    /// vaultd patch: `Transfer-Encoding` (only `Content-Length` is accepted)
+    LengthRequired(HTTPVersion),
+    /// vaultd patch: no byte of a next request came (closed, or idle too long)
+    Idle,
     ReadIoError(IoError),
+}
+
+/// vaultd patch: why one line of a head could not be read.
+enum LineError {
+    TooLong,
+    BareCr,
+    NotAscii,
+    Io(IoError),
+}
+
+impl LineError {
+    fn in_head(self, malformed: ReadError) -> ReadError {
+        match self {
+            LineError::TooLong => ReadError::HeadTooLarge,
+            LineError::BareCr | LineError::NotAscii => malformed,
+            LineError::Io(e) => ReadError::ReadIoError(e),
+        }
+    }
 }
 
 impl ClientConnection {
@@ -73,81 +98,101 @@ impl ClientConnection {
         self.secure
     }
 
-    /// Reads the next line from self.next_header_source.
-    ///
-    /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
-        let mut buf = Vec::new();
-        let mut prev_byte_was_cr = false;
+    /// vaultd patch: sets the wall-clock deadline of the reads to come (once
+    /// the previous request's body reader is done with the socket).
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
+        let reader = self.next_header_source.inner_when_my_turn();
+        reader.get_mut().set_deadline(deadline);
+    }
 
+    fn next_byte(&mut self) -> IoResult<u8> {
+        let mut byte = [0u8];
         loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
-            };
-
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+            match self.next_header_source.read(&mut byte) {
+                Ok(0) => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
+                Ok(_) => return Ok(byte[0]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
+        }
+    }
 
-            prev_byte_was_cr = byte == b'\r';
-
+    /// Reads the next line from self.next_header_source, up to `CRLF`.
+    ///
+    /// vaultd patch: at most `limit` bytes before the `CRLF` are read (and
+    /// held); a CR not followed by LF is malformed (upstream took both).
+    fn read_next_line(&mut self, first: Option<u8>, limit: usize) -> Result<AsciiString, LineError> {
+        let mut buf = Vec::new();
+        let mut next = first;
+        loop {
+            let byte = match next.take() {
+                Some(b) => b,
+                None => self.next_byte().map_err(LineError::Io)?,
+            };
+            if byte == b'\r' {
+                if self.next_byte().map_err(LineError::Io)? != b'\n' {
+                    return Err(LineError::BareCr);
+                }
+                return AsciiString::from_ascii(buf).map_err(|_| LineError::NotAscii);
+            }
+            if buf.len() == limit {
+                return Err(LineError::TooLong);
+            }
             buf.push(byte);
+        }
+    }
+
+    /// vaultd patch: the header lines, within `MAX_HEADER_FIELDS` fields and
+    /// `MAX_HEADER_BYTES` bytes in all (CRLFs counted); a line that starts
+    /// with white space (obsolete folding) is malformed.
+    fn read_headers(&mut self, version: &HTTPVersion) -> Result<Vec<crate::Header>, ReadError> {
+        let malformed = || ReadError::WrongHeader(version.clone());
+        let mut headers = Vec::new();
+        let mut budget = crate::util::MAX_HEADER_BYTES;
+        loop {
+            let line = self
+                .read_next_line(None, budget.saturating_sub(2))
+                .map_err(|e| e.in_head(malformed()))?;
+            if line.is_empty() {
+                return Ok(headers);
+            }
+            if headers.len() == crate::util::MAX_HEADER_FIELDS {
+                return Err(ReadError::HeadTooLarge);
+            }
+            budget -= line.len() + 2;
+            if line.as_bytes()[0] == b' ' || line.as_bytes()[0] == b'\t' {
+                return Err(malformed());
+            }
+            headers.push(FromStr::from_str(line.as_str()).map_err(|()| malformed())?);
         }
     }
 
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
-        let (method, path, version, headers) = {
-            // reading the request line
-            let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+        // vaultd patch: idle until the first byte (the plain socket
+        // timeout), then the head and the body each have a wall-clock total.
+        self.set_deadline(None);
+        let first = self.next_byte().map_err(|_| ReadError::Idle)?;
+        self.set_deadline(Some(Instant::now() + crate::util::HEAD_DEADLINE));
+        let line = self
+            .read_next_line(Some(first), crate::util::MAX_REQUEST_LINE)
+            .map_err(|e| e.in_head(ReadError::WrongRequestLine))?;
+        let (method, path, version) = parse_request_line(line.as_str().trim())?;
+        let headers = self.read_headers(&version)?;
+        check_framing(&headers, &version)?;
+        self.set_deadline(Some(Instant::now() + crate::util::BODY_DEADLINE));
 
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
-            };
-
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                headers
-            };
-
-            (method, path, version, headers)
-        };
-
-        // vaultd patch: a body that will not be drained in full (chunked, or
-        // longer than the bounded drain in `EqualReader::drop`) could leave
-        // bytes that would be parsed as a further request. Serve this request,
-        // then close the connection.
+        // vaultd patch: a body that is not read before the request reaches
+        // a worker is never drained (the worker would wait on the client),
+        // so bytes after it would be parsed as a further request: serve
+        // this request, then close the connection.
         let body_may_be_left_unread = headers.iter().any(|h: &crate::Header| {
-            h.field.equiv("Transfer-Encoding")
-                || (h.field.equiv("Content-Length")
-                    && h.value
-                        .as_str()
-                        .trim()
-                        .parse::<usize>()
-                        .map_or(true, |len| len > crate::util::MAX_DRAIN))
+            h.field.equiv("Content-Length")
+                && h.value
+                    .as_str()
+                    .parse::<usize>()
+                    .map_or(true, |len| len > crate::util::PREREAD_LIMIT)
         });
         if body_may_be_left_unread {
             self.no_more_requests = true;
@@ -186,6 +231,24 @@ impl ClientConnection {
     }
 }
 
+/// vaultd patch: only `Content-Length` frames a body, once, in plain digits
+/// (upstream: chunked bodies, the first of several lengths, `+2`), so no
+/// two parsers on the path can disagree about where a request ends.
+fn check_framing(headers: &[crate::Header], version: &HTTPVersion) -> Result<(), ReadError> {
+    if headers.iter().any(|h| h.field.equiv("Transfer-Encoding")) {
+        return Err(ReadError::LengthRequired(version.clone()));
+    }
+    let mut lengths = headers.iter().filter(|h| h.field.equiv("Content-Length"));
+    if let Some(length) = lengths.next() {
+        let digits = length.value.as_bytes();
+        if lengths.next().is_some() || digits.is_empty() || !digits.iter().all(u8::is_ascii_digit)
+        {
+            return Err(ReadError::WrongHeader(version.clone()));
+        }
+    }
+    Ok(())
+}
+
 impl Iterator for ClientConnection {
     type Item = Request;
 
@@ -201,44 +264,45 @@ impl Iterator for ClientConnection {
 
         loop {
             let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = json_error(400, "bad_request", "malformed HTTP request");
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = json_error(400, "bad_request", "malformed HTTP request");
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = json_error(408, "request_timeout", "the request was not sent in time");
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = json_error(417, "expectation_failed", "unsupported Expect header");
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
                 Ok(rq) => rq,
+                // vaultd patch: every answer below closes the connection: we
+                // don't know where the next request would start.
+                Err(err) => {
+                    let (ver, status, code, message) = match err {
+                        ReadError::WrongRequestLine => {
+                            (HTTPVersion(1, 1), 400, "bad_request", "malformed HTTP request")
+                        }
+                        ReadError::WrongHeader(ver) => {
+                            (ver, 400, "bad_request", "malformed HTTP request")
+                        }
+                        ReadError::HeadTooLarge => (
+                            HTTPVersion(1, 1),
+                            431,
+                            "request_header_fields_too_large",
+                            "request line over 8 KiB, over 100 header fields, or over 32 KiB of headers",
+                        ),
+                        ReadError::LengthRequired(ver) => (
+                            ver,
+                            411,
+                            "length_required",
+                            "Transfer-Encoding is not supported: send a Content-Length",
+                        ),
+                        ReadError::ExpectationFailed(ver) => {
+                            (ver, 417, "expectation_failed", "unsupported Expect header")
+                        }
+                        ReadError::ReadIoError(ref e) if e.kind() == ErrorKind::TimedOut => (
+                            HTTPVersion(1, 1),
+                            408,
+                            "request_timeout",
+                            "the request was not sent in time",
+                        ),
+                        ReadError::Idle | ReadError::ReadIoError(_) => return None,
+                    };
+                    let writer = self.sink.next().unwrap();
+                    let response = json_error(status, code, message);
+                    response.raw_print(writer, ver, &[], false, None).ok();
+                    return None;
+                }
             };
 
             // checking HTTP version
@@ -262,7 +326,8 @@ impl Iterator for ClientConnection {
 
             match lowercase {
                 Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
+                // vaultd patch: `Connection: upgrade` is answered as if absent
+                // (upstream handed the rest of the connection to the worker).
                 Some(ref val)
                     if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
                 {

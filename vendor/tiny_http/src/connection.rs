@@ -97,6 +97,16 @@ impl Connection {
     }
 
     /// Gets the peer's address. Some for TCP, None for Unix sockets.
+    /// vaultd patch: the read timeout alone, set before each read that runs
+    /// under a deadline (see `RefinedTcpStream::set_deadline`).
+    pub(crate) fn set_read_timeout(&self, timeout: std::time::Duration) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_read_timeout(Some(timeout)),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_read_timeout(Some(timeout)),
+        }
+    }
+
     pub(crate) fn peer_addr(&mut self) -> std::io::Result<Option<SocketAddr>> {
         match self {
             Self::Tcp(s) => s.peer_addr().map(Some),

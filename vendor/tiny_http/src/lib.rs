@@ -99,7 +99,7 @@ use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -140,6 +140,9 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // vaultd patch: the most connections open at once (see `set_max_connections`)
+    max_connections: Arc<AtomicUsize>,
 }
 
 enum Message {
@@ -286,7 +289,9 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
-        thread::spawn(move || {
+        let max_connections = Arc::new(AtomicUsize::new(usize::MAX));
+        let inside_max = max_connections.clone();
+        thread::Builder::new().spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
 
@@ -295,10 +300,13 @@ impl Server {
             // task (upstream ran it here, so one client that stalled its
             // handshake stopped every other from connecting); every socket
             // gets read and write timeouts (a slow or idle client cannot
-            // hold a thread forever); and an accept error (such as running
+            // hold a thread forever); an accept error (such as running
             // out of file descriptors) is waited out instead of ending the
-            // accept loop for good.
+            // accept loop for good; past `max_connections` open connections a
+            // new one is answered `503` here and closed, without a thread;
+            // and a thread that cannot be started costs only its connection.
             let ssl = Arc::new(ssl);
+            let open = Arc::new(AtomicUsize::new(0));
             while !inside_close_trigger.load(Relaxed) {
                 let sock = match server.accept() {
                     Ok((sock, _)) => sock,
@@ -308,12 +316,18 @@ impl Server {
                         continue;
                     }
                 };
+                if open.load(Relaxed) >= inside_max.load(Relaxed) {
+                    refuse(sock, ssl.is_none());
+                    continue;
+                }
                 sock.set_timeouts(util::SOCKET_TIMEOUT);
+                let counted = OpenConnection::new(&open);
                 let messages = inside_messages.clone();
                 let ssl = ssl.clone();
                 let mut sock = Some(sock);
-                tasks_pool.spawn(Box::new(move || {
+                let spawned = tasks_pool.spawn(Box::new(move || {
                     use util::RefinedTcpStream;
+                    let _counted = &counted;
                     let Some(sock) = sock.take() else { return };
                     let (read_closable, write_closable) = match *ssl {
                         None => RefinedTcpStream::new(sock),
@@ -340,15 +354,20 @@ impl Server {
                         }
                     }
                 }));
+                if let Err(e) = spawned {
+                    // The task, and with it the connection, is gone.
+                    log::error!("Cannot start a thread for a new client: {}", e);
+                }
             }
             log::debug!("Terminating accept thread");
-        });
+        })?;
 
         // result
         Ok(Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            max_connections,
         })
     }
 
@@ -361,6 +380,12 @@ impl Server {
     }
 
     /// Returns the address the server is listening to.
+    /// vaultd patch: at most `max` connections are open at once; one more is
+    /// answered `503` and closed by the accept loop (default: no limit).
+    pub fn set_max_connections(&self, max: usize) {
+        self.max_connections.store(max, Relaxed);
+    }
+
     #[inline]
     pub fn server_addr(&self) -> ListenAddr {
         self.listening_addr.clone()
@@ -404,6 +429,40 @@ impl Server {
     /// This method allows graceful shutdown of server.
     pub fn unblock(&self) {
         self.messages.unblock();
+    }
+}
+
+/// vaultd patch: one open connection, counted until its task is dropped.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Relaxed);
+        OpenConnection(open.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
+/// vaultd patch: a connection over the limit gets a `503` (plain HTTP only:
+/// a TLS client could not read it) and is closed, on the accept thread. The
+/// write fits an empty socket buffer, so it does not wait for the client.
+fn refuse(sock: Connection, plain: bool) {
+    if plain {
+        let body = r#"{"error":"unavailable","message":"too many open connections; retry later"}"#;
+        let response = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut sock = sock;
+        sock.set_timeouts(std::time::Duration::from_millis(100));
+        let _ = std::io::Write::write_all(&mut sock, response.as_bytes());
+        let _ = sock.shutdown(Shutdown::Write);
     }
 }
 

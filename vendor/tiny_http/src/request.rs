@@ -134,7 +134,7 @@ pub fn new_request<R, W>(
     headers: Vec<Header>,
     remote_addr: Option<SocketAddr>,
     mut source_data: R,
-    writer: W,
+    mut writer: W,
 ) -> Result<Request, RequestCreationError>
 where
     R: Read + Send + 'static,
@@ -152,10 +152,13 @@ where
         // header must be ignored (RFC2616 #4.4)
         None
     } else {
+        // vaultd patch: plain digits (checked by the client connection)
+        // that do not fit are too large, not absent (upstream: no body, so
+        // the body was parsed as a further request).
         headers
             .iter()
             .find(|h: &&Header| h.field.equiv("Content-Length"))
-            .and_then(|h| FromStr::from_str(h.value.as_str()).ok())
+            .map(|h| FromStr::from_str(h.value.as_str()).unwrap_or(usize::MAX))
     };
 
     // true if the client sent a `Expect: 100-continue` header
@@ -171,31 +174,23 @@ where
         }
     };
 
-    // true if the client sent a `Connection: upgrade` header
-    let connection_upgrade = {
-        match headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Connection"))
-            .map(|h| h.value.as_str())
-        {
-            Some(v) if v.to_ascii_lowercase().contains("upgrade") => true,
-            _ => false,
-        }
-    };
-
-    // we wrap `source_data` around a reading whose nature depends on the transfer-encoding and
-    // content-length headers
-    let reader = if connection_upgrade {
-        // if we have a `Connection: upgrade`, always keeping the whole reader
-        Box::new(source_data) as Box<dyn Read + Send + 'static>
-    } else if let Some(content_length) = content_length {
+    // vaultd patch: `Connection: upgrade` is ignored (upstream gave the
+    // worker the whole rest of the connection as the body).
+    let mut must_send_continue = expects_continue;
+    let reader = if let Some(content_length) = content_length {
         if content_length == 0 {
             Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        } else if content_length <= crate::util::PREREAD_LIMIT && !expects_continue {
+        } else if content_length <= crate::util::PREREAD_LIMIT {
             // if the content-length is small enough, we just read everything into a buffer
             // (vaultd patch: up to 64 KiB instead of 1 KiB, so that this happens on the
             // connection's own thread and a client that sends its body slowly does not
-            // hold one of the few request-handling workers)
+            // hold one of the few request-handling workers; `Expect: 100-continue`
+            // is answered here too, so that its body is read the same way)
+            if expects_continue {
+                writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+                writer.flush()?;
+                must_send_continue = false;
+            }
 
             let mut buffer = vec![0; content_length];
             let mut offset = 0;
@@ -239,7 +234,7 @@ where
         http_version: version,
         headers,
         body_length: content_length,
-        must_send_continue: expects_continue,
+        must_send_continue,
         notify_when_responded: None,
     })
 }

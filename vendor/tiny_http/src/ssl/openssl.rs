@@ -40,6 +40,10 @@ impl SplitOpenSslStream {
     pub(crate) fn shutdown(&mut self, how: Shutdown) -> std::io::Result<()> {
         self.0.lock().unwrap().inner.get_mut().shutdown(how)
     }
+
+    pub(crate) fn set_read_timeout(&mut self, timeout: std::time::Duration) -> std::io::Result<()> {
+        self.0.lock().unwrap().inner.get_ref().set_read_timeout(timeout)
+    }
 }
 
 impl Clone for SplitOpenSslStream {

@@ -29,6 +29,14 @@ impl RustlsStream {
             .sock
             .shutdown(how)
     }
+
+    pub(crate) fn set_read_timeout(&mut self, timeout: std::time::Duration) -> std::io::Result<()> {
+        self.0
+            .lock()
+            .expect("Failed to lock SSL stream mutex")
+            .sock
+            .set_read_timeout(timeout)
+    }
 }
 
 impl Clone for RustlsStream {

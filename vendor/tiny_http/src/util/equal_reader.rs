@@ -64,34 +64,13 @@ where
     R: Read,
 {
     fn drop(&mut self) {
-        // vaultd patch: the upstream version allocated a buffer as large as
-        // the unread rest of the body (a client-chosen Content-Length) and
-        // read it all. Drain through a small fixed buffer, and at most
-        // MAX_DRAIN bytes: past that the connection is not worth keeping,
-        // and the next read on it fails and closes it.
-        let mut remaining_to_read = self.size;
-        if remaining_to_read > super::MAX_DRAIN {
-            self.last_read_signal.send(Ok(())).ok();
-            return;
-        }
-        let mut buf = [0u8; 8192];
-
-        while remaining_to_read > 0 {
-            let want = remaining_to_read.min(buf.len());
-            match self.reader.read(&mut buf[..want]) {
-                Err(e) => {
-                    self.last_read_signal.send(Err(e)).ok();
-                    break;
-                }
-                Ok(0) => {
-                    self.last_read_signal.send(Ok(())).ok();
-                    break;
-                }
-                Ok(other) => {
-                    remaining_to_read -= other;
-                }
-            }
-        }
+        // vaultd patch: upstream allocated a buffer as large as the unread
+        // rest of the body (a client-chosen Content-Length) and read it all,
+        // on the worker's thread. Nothing is drained: a body read this way
+        // (one not read before the request reached a worker) makes its
+        // request the last on the connection (client.rs), so the rest is
+        // never parsed, and a slow client never holds a worker.
+        self.last_read_signal.send(Ok(())).ok();
     }
 }
 
@@ -133,8 +112,9 @@ mod tests {
             assert_eq!(vec[0], b'h');
         }
 
+        // vaultd patch 1: the unread rest is left alone, not drained.
         let mut string = String::new();
         org_reader.read_to_string(&mut string).unwrap();
-        assert_eq!(string, " world");
+        assert_eq!(string, "ello world");
     }
 }

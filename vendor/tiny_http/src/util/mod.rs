@@ -9,9 +9,16 @@ pub use self::task_pool::TaskPool;
 
 use std::str::FromStr;
 
-/// vaultd patch: the most unread body bytes a connection drains to stay
-/// open for a next request; past this it is closed instead.
-pub const MAX_DRAIN: usize = 256 * 1024;
+/// vaultd patch: a request head must be complete this long after its first
+/// byte, and a body this long after the end of its head (wall-clock totals).
+pub const HEAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// vaultd patch: request-head bounds (`431` past any of them): the request
+/// line, the number of header fields, and the bytes of all header lines.
+pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+pub const MAX_HEADER_FIELDS: usize = 100;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// vaultd patch: bodies up to this size (with a Content-Length) are read on
 /// the connection's thread before the request is handed to a worker.

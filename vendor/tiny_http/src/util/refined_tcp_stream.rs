@@ -1,6 +1,7 @@
 use std::io::Result as IoResult;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
 
 use crate::connection::Connection;
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -45,6 +46,14 @@ impl Stream {
         }
     }
 
+    fn set_read_timeout(&mut self, timeout: std::time::Duration) -> IoResult<()> {
+        match self {
+            Stream::Http(tcp_stream) => tcp_stream.set_read_timeout(timeout),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(ssl_stream) => ssl_stream.set_read_timeout(timeout),
+        }
+    }
+
     fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
         match self {
             Stream::Http(tcp_stream) => tcp_stream.shutdown(how),
@@ -86,6 +95,9 @@ pub struct RefinedTcpStream {
     stream: Stream,
     close_read: bool,
     close_write: bool,
+    /// vaultd patch: when set, reads fail with `TimedOut` past this instant
+    /// (a wall-clock total, not a per-read timeout).
+    deadline: Option<Instant>,
 }
 
 impl RefinedTcpStream {
@@ -101,12 +113,14 @@ impl RefinedTcpStream {
             stream: read,
             close_read: true,
             close_write: false,
+            deadline: None,
         };
 
         let write = RefinedTcpStream {
             stream: write,
             close_read: false,
             close_write: true,
+            deadline: None,
         };
 
         (read, write)
@@ -120,6 +134,15 @@ impl RefinedTcpStream {
 
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
+    }
+
+    /// vaultd patch: reads from now on must be done by `deadline`; `None`
+    /// goes back to the plain per-read `SOCKET_TIMEOUT` (an idle connection).
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+        if deadline.is_none() {
+            let _ = self.stream.set_read_timeout(super::SOCKET_TIMEOUT);
+        }
     }
 }
 
@@ -137,7 +160,20 @@ impl Drop for RefinedTcpStream {
 
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        self.stream.read(buf)
+        let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline passed");
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timed_out());
+            }
+            self.stream
+                .set_read_timeout(left.min(super::SOCKET_TIMEOUT))?;
+        }
+        // A socket read timeout is `WouldBlock` on Unix: one name for both.
+        self.stream.read(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => timed_out(),
+            _ => e,
+        })
     }
 }
 

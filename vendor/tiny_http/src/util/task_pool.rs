@@ -1,6 +1,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
@@ -58,7 +58,8 @@ impl TaskPool {
         };
 
         for _ in 0..MIN_THREADS {
-            pool.add_thread(None)
+            // Without these the pool still works: it starts threads on demand.
+            let _ = pool.add_thread(None);
         }
 
         pool
@@ -66,25 +67,32 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
-        let mut queue = self.sharing.todo.lock().unwrap();
+    ///
+    /// vaultd patch: when no thread can be started (a process or memory
+    /// limit), the task is dropped and the error returned (upstream panicked
+    /// while holding the queue's lock: the caller, the accept loop, died and
+    /// the lock was poisoned for every other thread of the pool).
+    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
+        let mut queue = self.sharing.lock_todo();
 
         // vaultd patch: a woken thread counts as waiting until it has taken
         // its task, so compare with the queue (upstream compared with zero:
         // a burst of connections queued behind threads that then blocked on
         // slow clients, and new clients waited for them).
         if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
-            self.add_thread(Some(code));
+            drop(queue);
+            self.add_thread(Some(code))
         } else {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+            Ok(())
         }
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
+    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> std::io::Result<()> {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        let spawned = thread::Builder::new().spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -94,7 +102,7 @@ impl TaskPool {
 
             loop {
                 let mut task: Box<dyn FnMut() + Send> = {
-                    let mut todo = sharing.todo.lock().unwrap();
+                    let mut todo = sharing.lock_todo();
 
                     let task;
                     loop {
@@ -106,13 +114,16 @@ impl TaskPool {
 
                         let received =
                             if sharing.active_tasks.load(Ordering::Acquire) <= MIN_THREADS {
-                                todo = sharing.condvar.wait(todo).unwrap();
+                                todo = sharing
+                                    .condvar
+                                    .wait(todo)
+                                    .unwrap_or_else(PoisonError::into_inner);
                                 true
                             } else {
                                 let (new_lock, waitres) = sharing
                                     .condvar
                                     .wait_timeout(todo, Duration::from_millis(5000))
-                                    .unwrap();
+                                    .unwrap_or_else(PoisonError::into_inner);
                                 todo = new_lock;
                                 !waitres.timed_out()
                             };
@@ -128,6 +139,15 @@ impl TaskPool {
                 task();
             }
         });
+        spawned.map(drop)
+    }
+}
+
+impl Sharing {
+    /// No code panics while holding this lock; should it ever, the queue is
+    /// still consistent (a `VecDeque` of whole tasks), so go on with it.
+    fn lock_todo(&self) -> MutexGuard<'_, VecDeque<Box<dyn FnMut() + Send>>> {
+        self.todo.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
