@@ -41,6 +41,21 @@ impl std::str::FromStr for Signups {
     }
 }
 
+/// `on` or `off` (`--web-vault`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnOff(pub bool);
+
+impl std::str::FromStr for OnOff {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "on" => Ok(OnOff(true)),
+            "off" => Ok(OnOff(false)),
+            _ => Err(format!("must be `on` or `off`, not `{s}`")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Database {
     Sqlite(PathBuf),
@@ -59,6 +74,8 @@ pub struct Config {
     pub signups: Signups,
     pub trust_proxy: bool,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve the browser client (`--web-vault`, default on).
+    pub web_vault: bool,
 }
 
 /// The two secrets of `.env`. Never logged, never stored in the database.
@@ -88,6 +105,7 @@ pub struct Settings {
     pub trust_proxy: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub web_vault: Option<OnOff>,
 }
 
 /// Reads `VAULTD_<NAME>` from the environment, parsed.
@@ -164,6 +182,10 @@ impl Settings {
             signups,
             trust_proxy: self.trust_proxy || env_flag("VAULTD_TRUST_PROXY"),
             tls,
+            web_vault: match self.web_vault {
+                Some(OnOff(on)) => on,
+                None => from_env::<OnOff>("VAULTD_WEB_VAULT")?.is_none_or(|v| v.0),
+            },
         })
     }
 }

@@ -10,3 +10,4 @@ pub mod error;
 pub mod http;
 pub mod memory;
 pub mod store;
+pub mod web;

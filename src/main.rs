@@ -51,6 +51,9 @@ struct Flags {
     /// PEM private key to serve HTTPS [VAULTD_TLS_KEY]
     #[argh(option)]
     tls_key: Option<std::path::PathBuf>,
+    /// on (default) or off: serve the browser client at / and /web/ [VAULTD_WEB_VAULT]
+    #[argh(option)]
+    web_vault: Option<config::OnOff>,
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -123,6 +126,7 @@ fn run(flags: Flags) -> Result<(), String> {
         trust_proxy: flags.trust_proxy,
         tls_cert: flags.tls_cert,
         tls_key: flags.tls_key,
+        web_vault: flags.web_vault,
     };
     let config = settings.resolve()?;
     match flags.command {
@@ -221,6 +225,7 @@ fn serve(config: Config) -> Result<(), String> {
         threads: config.threads,
         trust_proxy: config.trust_proxy,
         hsts: config.tls.is_some(),
+        web_vault: config.web_vault,
     };
     http::serve(server, app, options, stop);
     eprintln!("vaultd: stopped");
