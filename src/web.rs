@@ -46,6 +46,7 @@ pub const FILES: &[Asset] = &[
     asset!("app.js"),
     asset!("api.js"),
     asset!("crypto.js"),
+    asset!("entry.js"),
     asset!("dom.js"),
     asset!("opaque.js"),
     asset!("worker.js"),

@@ -3,6 +3,7 @@
 // keys) lives only in this module's memory and is wiped by lock().
 import * as c from './crypto.js';
 import * as opaque from './opaque.js';
+import * as en from './entry.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -183,42 +184,77 @@ export async function changePassword(current, next) {
 export async function loadEntries() {
   const reply = await authed('/get', {});
   const keys = session.keys;
-  const entries = [];
+  let entries = [];
   let unreadable = 0;
   for (const wire of reply.entries) {
     try {
-      entries.push(c.openEntry(keys, wire));
+      entries.push(en.readEntry(keys, wire));
     } catch {
       unreadable++;
     }
   }
+  for (const old of entries.filter((e) => en.needsReindex(keys, e))) {
+    entries = await reindex(entries, old).catch(() => entries);
+  }
   return { entries, unreadable };
 }
 
-export async function addEntry(entry) {
-  const wire = c.sealEntry(session.keys, entry);
-  const reply = await authed('/add', wire);
-  return { ...entry, site: wire.site, version: reply.version };
-}
-
-/** Saves `entry` over `old` (same name: /change; new name: /add then /delete). */
-export async function saveEntry(old, entry) {
-  const wire = c.sealEntry(session.keys, entry);
-  if (wire.site !== old.site) {
-    const added = await addEntry(entry);
-    await authed('/delete', { site: old.site });
-    return added;
+/**
+ * CRYPTO.md "Re-indexing": a format 1 entry whose name hashes elsewhere under
+ * the NFC rule moves there (add, then delete); a move cut off half way is
+ * finished; an entry of other content already there leaves both alone.
+ */
+async function reindex(entries, old) {
+  const wire = en.writeEntry(session.keys, old);
+  const there = entries.find((e) => e.site === wire.site);
+  if (there && !(there.name === old.name && there.username === old.username && there.password === old.password)) {
+    return entries;
   }
-  const reply = await authed('/change', {
-    site: wire.site,
-    username: wire.username,
-    password: wire.password,
-    version: old.version,
-  });
-  return { ...entry, site: wire.site, version: reply.version };
+  let moved = there;
+  if (!there) {
+    const reply = await authed('/add', wire);
+    moved = { ...old, format: 2, site: wire.site, version: reply.version };
+  }
+  await authed('/delete', { site: old.site });
+  return entries.filter((e) => e !== old && e !== there).concat([moved]);
 }
 
-export async function deleteEntry(entry) {
+/** Adds a new entry from the editor's `fields`; the entry as stored. */
+export async function addEntry(fields) {
+  const entry = en.newEntry(fields);
+  const wire = en.writeEntry(session.keys, entry);
+  const reply = await authed('/add', wire);
+  return { ...entry, format: 2, site: wire.site, version: reply.version };
+}
+
+/**
+ * Saves `changes` to `old` in format 2 (same name: /change with the version
+ * read, so a change made elsewhere meanwhile is a 409; a new name: /add
+ * under the new site, then /delete the old one).
+ */
+export async function saveEntry(old, changes) {
+  const entry = en.changedEntry(old, changes);
+  const wire = en.writeEntry(session.keys, entry);
+  if (wire.site !== old.site) {
+    const reply = await authed('/add', wire);
+    await authed('/delete', { site: old.site });
+    return { ...entry, format: 2, site: wire.site, version: reply.version };
+  }
+  try {
+    const reply = await authed('/change', { ...wire, version: old.version });
+    return { ...entry, format: 2, version: reply.version };
+  } catch (e) {
+    if (e.status === 409) e.message = 'this entry was changed elsewhere meanwhile: lock and log in again to see it';
+    throw e;
+  }
+}
+
+/** Moves to the trash, or back (a client flag, CRYPTO.md). */
+export const trashEntry = (old, trashed) =>
+  saveEntry(old, { trashed_at: trashed ? en.timestamp() : null });
+
+/** Deletes for good. */
+export async function purgeEntry(entry) {
   await authed('/delete', { site: entry.site });
 }
 

@@ -65,24 +65,47 @@ function showList() {
     lock: () => api.lock('locked'),
     logout: () => api.logout().catch(() => {}),
     account: showAccount,
+    trash: showTrash,
     search: (q) => (vault.query = q),
   }, { title: `Vault of ${api.username()}` }));
 }
 
+function showTrash() {
+  show(listView({ ...vault, query: '' }, { open: showEntry, back: showList }, { title: 'Trash', trash: true }));
+}
+
+/** Puts `saved` in place of `old` in memory. */
+function replace(old, saved) {
+  vault.entries = vault.entries.filter((e) => e !== old);
+  if (saved) vault.entries.push(saved);
+}
+
 function showEntry(entry) {
-  show(entryView(entry, { edit: showEditor, back: showList }));
+  show(entryView(entry, {
+    edit: showEditor,
+    back: (e) => (e.trashed_at ? showTrash() : showList()),
+    restore: async (old) => {
+      const saved = await api.trashEntry(old, false);
+      replace(old, saved);
+      showEntry(saved);
+    },
+    purge: async (old) => {
+      await api.purgeEntry(old);
+      replace(old, null);
+      showTrash();
+    },
+  }));
 }
 
 function showEditor(entry) {
   show(editorView(entry, {
-    save: async (old, next) => {
-      const saved = old ? await api.saveEntry(old, next) : await api.addEntry(next);
-      vault.entries = vault.entries.filter((e) => e !== old).concat([saved]);
+    save: async (old, changes) => {
+      const saved = old ? await api.saveEntry(old, changes) : await api.addEntry(changes);
+      replace(old, saved);
       showEntry(saved);
     },
     remove: async (old) => {
-      await api.deleteEntry(old);
-      vault.entries = vault.entries.filter((e) => e !== old);
+      replace(old, await api.trashEntry(old, true));
       showList();
     },
     cancel: (old) => (old ? showEntry(old) : showList()),

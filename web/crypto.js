@@ -71,7 +71,7 @@ export function equalBytes(a, b) {
   return d === 0;
 }
 
-function concat(...parts) {
+export function concat(...parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -89,104 +89,60 @@ export const kekFromExportKey = (exportKey) => hkdf(sha256, exportKey, undefined
 /** site key = HKDF-SHA256(vault key, salt = none, "site index v1"). */
 export const siteKeyFromVaultKey = (vaultKey) => hkdf(sha256, vaultKey, undefined, utf8('site index v1'), 32);
 
-/** CRYPTO.md normalise(): trim Unicode White_Space, full lowercase. */
-export function normalise(name) {
-  return name.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '').toLowerCase();
-}
+/** Trims characters with the Unicode White_Space property (not trim()'s set). */
+export const trimName = (s) => s.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '');
 
-/** The raw 32-byte site hash of a readable name. */
-export function siteHash(siteKey, name) {
-  const n = normalise(name);
+/** CRYPTO.md normalise() of format 2: trim, full lowercase, then NFC. */
+export const normalise = (name) => trimName(name).toLowerCase().normalize('NFC');
+
+/** normalise_v1(): format 1's rule, without NFC (vault 0.1 hashed with it). */
+export const normaliseV1 = (name) => trimName(name).toLowerCase();
+
+/** The raw 32-byte site hash of a readable name (`v1`: format 1's rule). */
+export function siteHash(siteKey, name, v1 = false) {
+  const n = v1 ? normaliseV1(name) : normalise(name);
   if (n === '') throw new Error('an entry needs a name');
   return hmac(sha256, siteKey, utf8(n));
 }
 
 // --- sealed blobs ------------------------------------------------------------
 
-const VERSION = 1;
 const NONCE = 24;
 const MIN_BLOB = 1 + NONCE + 16;
 
-export function seal(key, plaintext, aad, nonce = randomBytes(NONCE)) {
+/** A sealed blob with version byte `version` (1 or 2; CRYPTO.md). */
+export function seal(key, plaintext, aad, version, nonce = randomBytes(NONCE)) {
   const sealed = xchacha20poly1305(key, nonce, aad).encrypt(plaintext);
-  return b64url(concat(Uint8Array.of(VERSION), nonce, sealed));
+  return b64url(concat(Uint8Array.of(version), nonce, sealed));
 }
 
-/** The plaintext, or an exception: nothing of a failing blob is ever used. */
-export function open(key, blob, aad) {
+/** The version byte of a blob, after the shape checks; throws if malformed. */
+export function blobVersion(blob) {
   const raw = unb64url(blob);
   if (raw.length < MIN_BLOB) throw new Error('sealed value too short');
-  if (raw[0] !== VERSION) throw new Error('unknown sealed value version');
+  if (raw[0] !== 1 && raw[0] !== 2) throw new Error('unknown sealed value version');
+  return raw[0];
+}
+
+/**
+ * The plaintext of a blob of version `version`, or an exception: nothing of
+ * a failing blob is ever used. The version byte selects the AAD scheme, so
+ * the caller says which one it built `aad` for.
+ */
+export function open(key, blob, aad, version) {
+  const raw = unb64url(blob);
+  if (raw.length < MIN_BLOB) throw new Error('sealed value too short');
+  if (raw[0] !== version) throw new Error('unexpected sealed value version');
   return xchacha20poly1305(key, raw.subarray(1, 1 + NONCE), aad).decrypt(raw.subarray(1 + NONCE));
 }
 
 const VAULT_KEY_AAD = utf8('vault key v1');
 
-export const wrapVaultKey = (kek, vaultKey, nonce) => seal(kek, vaultKey, VAULT_KEY_AAD, nonce);
+export const wrapVaultKey = (kek, vaultKey, nonce) => seal(kek, vaultKey, VAULT_KEY_AAD, 1, nonce);
 
 export function unwrapVaultKey(kek, blob) {
-  const key = open(kek, blob, VAULT_KEY_AAD);
+  const key = open(kek, blob, VAULT_KEY_AAD, 1);
   if (key.length !== 32) throw new Error('the vault key is not 32 bytes');
   return key;
 }
 
-// --- entry fields, format v1 ---------------------------------------------------
-
-export const MAX_PLAINTEXT = 6000;
-
-function fieldAad(hash, field) {
-  return concat(utf8('vault field v1'), Uint8Array.of(0), hash, Uint8Array.of(0), utf8(field));
-}
-
-/**
- * The wire form {site, username, password} of an entry {name, username,
- * password}. `nonces` is for the test vectors only.
- */
-export function sealEntry(keys, entry, nonces = {}) {
-  if (entry.urls?.length || entry.notes || entry.totp) {
-    // Format v1 has no room for them: refuse rather than drop them.
-    throw new Error('URLs, notes and TOTP secrets need entry format v2, which this version cannot write yet');
-  }
-  const name = entry.name.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '');
-  const hash = siteHash(keys.siteKey, name);
-  const meta = utf8(JSON.stringify({ site: name, username: entry.username ?? null }));
-  const password = utf8(entry.password);
-  if (meta.length > MAX_PLAINTEXT || password.length > MAX_PLAINTEXT) {
-    throw new Error(`an entry may hold at most ${MAX_PLAINTEXT} bytes per field`);
-  }
-  if (password.length === 0) throw new Error('an entry needs a password');
-  return {
-    site: b64url(hash),
-    username: seal(keys.vaultKey, meta, fieldAad(hash, 'username'), nonces.username),
-    password: seal(keys.vaultKey, password, fieldAad(hash, 'password'), nonces.password),
-  };
-}
-
-/**
- * The readable entry of a wire entry, after every check CRYPTO.md asks for;
- * throws when any fails (the caller shows the entry as unreadable).
- */
-export function openEntry(keys, wire) {
-  const hash = unb64url(wire.site);
-  if (hash.length !== 32) throw new Error('site is not a 32-byte hash');
-  if (typeof wire.username !== 'string') throw new Error('entry without a sealed username');
-  const meta = JSON.parse(fromUtf8(open(keys.vaultKey, wire.username, fieldAad(hash, 'username'))));
-  if (typeof meta !== 'object' || meta === null || typeof meta.site !== 'string') {
-    throw new Error('entry metadata is malformed');
-  }
-  if (meta.username !== null && typeof meta.username !== 'string') {
-    throw new Error('entry username is malformed');
-  }
-  if (!equalBytes(siteHash(keys.siteKey, meta.site), hash)) {
-    throw new Error('entry name does not match its site');
-  }
-  const password = fromUtf8(open(keys.vaultKey, wire.password, fieldAad(hash, 'password')));
-  return {
-    site: wire.site,
-    version: wire.version,
-    updatedAt: wire.updated_at,
-    name: meta.site,
-    username: meta.username,
-    password,
-  };
-}

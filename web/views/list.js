@@ -2,11 +2,7 @@
 // usernames, URLs and folders. The list items are built once; a keystroke
 // only shows and hides them, so searching 2,000 entries stays within a frame.
 import { h } from '../dom.js';
-
-/** What a search looks at, lowercased once. */
-function haystack(e) {
-  return [e.name, e.username ?? '', ...(e.urls ?? []), e.folder ?? ''].join('\n').toLowerCase();
-}
+import { searchText } from '../entry.js';
 
 export function itemLabel(e) {
   return e.username ? `${e.name}, ${e.username}` : e.name;
@@ -18,7 +14,7 @@ export function itemLabel(e) {
  */
 export function listView(vault, actions, { title = 'Vault', trash = false } = {}) {
   const shown = vault.entries
-    .filter((e) => Boolean(e.trashedAt) === trash)
+    .filter((e) => Boolean(e.trashed_at) === trash)
     .sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }));
   const list = h('ul', { class: 'entries', 'aria-label': trash ? 'Trash' : 'Entries' });
   const items = shown.map((e) => {
@@ -27,7 +23,7 @@ export function listView(vault, actions, { title = 'Vault', trash = false } = {}
       e.username ? h('span', { class: 'sub' }, e.username) : null);
     const li = h('li', { 'aria-label': itemLabel(e) }, button);
     list.append(li);
-    return { li, button, text: haystack(e), hidden: false };
+    return { li, button, text: searchText(e), hidden: false };
   });
   const count = h('p', { class: 'status', role: 'status' });
   const search = h('input', {
