@@ -41,6 +41,21 @@ impl std::str::FromStr for Signups {
     }
 }
 
+/// `on` or `off` (`--web-vault`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnOff(pub bool);
+
+impl std::str::FromStr for OnOff {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "on" => Ok(OnOff(true)),
+            "off" => Ok(OnOff(false)),
+            _ => Err(format!("must be `on` or `off`, not `{s}`")),
+        }
+    }
+}
+
 /// Everything the server needs to run, secrets excepted.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -58,6 +73,8 @@ pub struct Config {
     pub tls_auto: Option<crate::tls::AutoTls>,
     /// `--data-dir`: SQLite's file and `--tls auto`'s `tls/` live here.
     pub data_dir: PathBuf,
+    /// Serve the browser client (`--web-vault`, default on).
+    pub web_vault: bool,
 }
 
 /// The two secrets of `.env`. Never logged, never stored in the database.
@@ -92,6 +109,7 @@ pub struct Settings {
     pub tls_mode: Option<String>,
     pub tls_names: Vec<String>,
     pub tls_setup_bind: Option<String>,
+    pub web_vault: Option<OnOff>,
 }
 
 /// Reads `VAULTD_<NAME>` from the environment, parsed.
@@ -187,6 +205,10 @@ impl Settings {
             trust_proxy: self.trust_proxy || env_flag("VAULTD_TRUST_PROXY"),
             tls,
             tls_auto,
+            web_vault: match self.web_vault {
+                Some(OnOff(on)) => on,
+                None => from_env::<OnOff>("VAULTD_WEB_VAULT")?.is_none_or(|v| v.0),
+            },
         })
     }
 }

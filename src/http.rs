@@ -26,6 +26,8 @@ pub struct ServeOptions {
     pub trust_proxy: bool,
     /// Send `Strict-Transport-Security` (only when serving TLS).
     pub hsts: bool,
+    /// Serve the browser client at `/` and `/web/` (crate::web).
+    pub web_vault: bool,
 }
 
 /// Serves until `stop` is set, then lets in-flight requests finish and
@@ -97,7 +99,10 @@ fn worker(
 }
 
 /// One request: answer it and write its access-log line.
-fn handle(app: &App, options: &ServeOptions, mut request: Request) {
+fn handle(app: &App, options: &ServeOptions, request: Request) {
+    let Some(mut request) = crate::web::handle(options.web_vault, options.hsts, request) else {
+        return;
+    };
     let started = Instant::now();
     let method = method_name(request.method());
     let route = find_route(path_of(request.url()));

@@ -14,3 +14,4 @@ pub mod memory;
 pub mod store;
 pub mod tls;
 pub mod username;
+pub mod web;

@@ -63,6 +63,9 @@ struct Flags {
     /// with --tls auto, a plain-http set-up page (the CA) on ADDR:PORT; all else redirects to HTTPS [VAULTD_TLS_SETUP_BIND]
     #[argh(option)]
     tls_setup_bind: Option<String>,
+    /// on (default) or off: serve the browser client at / and /web/ [VAULTD_WEB_VAULT]
+    #[argh(option)]
+    web_vault: Option<config::OnOff>,
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -150,6 +153,7 @@ fn run(flags: Flags) -> Result<(), String> {
         tls_mode: flags.tls,
         tls_names: flags.tls_name,
         tls_setup_bind: flags.tls_setup_bind,
+        web_vault: flags.web_vault,
     };
     let config = settings.resolve()?;
     match flags.command {
@@ -253,6 +257,7 @@ fn serve(config: Config) -> Result<(), String> {
         max_connections: config.max_connections,
         trust_proxy: config.trust_proxy,
         hsts: tls,
+        web_vault: config.web_vault,
     };
     http::serve(server, app, options, stop);
     eprintln!("vaultd: stopped");

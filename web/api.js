@@ -1,0 +1,268 @@
+// The server (API.md 1.1) and the flows of CRYPTO.md over it: register, log
+// in, entries, change the master password, log out. The session (token and
+// keys) lives only in this module's memory and is wiped by lock().
+import * as c from './crypto.js';
+import * as opaque from './opaque.js';
+import * as en from './entry.js';
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** The one session: null when locked. */
+let session = null;
+const listeners = new Set();
+
+/** `fn(reason)` runs when the session ends (lock, log out, expiry, 401). */
+export const onLock = (fn) => listeners.add(fn);
+export const isUnlocked = () => session !== null;
+export const username = () => session?.username ?? null;
+export const expiresAt = () => session?.expiresAt ?? 0;
+
+async function post(path, body, token) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+      redirect: 'error',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'the server cannot be reached');
+  }
+  let reply = null;
+  try {
+    reply = await response.json();
+  } catch {
+    throw new ApiError(response.status, 'internal', `the server answered ${response.status} without JSON`);
+  }
+  if (!response.ok) {
+    const err = new ApiError(response.status, reply?.error ?? 'error', reply?.message ?? `error ${response.status}`);
+    if (response.status === 401 && token) lock('expired');
+    throw err;
+  }
+  return reply;
+}
+
+/** An authenticated call of the current session. */
+function authed(path, body) {
+  if (!session) throw new ApiError(401, 'locked', 'the vault is locked');
+  return post(path, body, session.token);
+}
+
+const wrongPassword = () => new ApiError(401, 'unauthorized', 'wrong username or master password');
+
+/** OPAQUE registration against `start`/`finish` routes; the new KEK. */
+async function opaqueRegister(password, startPath, startBody, finish, token) {
+  const reg = await opaque.startRegistration(password);
+  const reply = await post(startPath, { ...startBody, registration_request: reg.registrationRequest }, token);
+  const done = await opaque.finishRegistration({
+    clientRegistrationState: reg.clientRegistrationState,
+    registrationResponse: reply.registration_response,
+    password,
+  });
+  const kek = c.kekFromExportKey(c.unb64url(done.exportKey));
+  const body = { registration_record: done.registrationRecord };
+  // API 1.1: echo the id the server gave; a 1.0 server gives none.
+  if (typeof reply.registration_id === 'string') body.registration_id = reply.registration_id;
+  return finish(kek, body);
+}
+
+/** Creates the account; does not log in. */
+export async function register(name, password, invite) {
+  const extra = invite ? { invite } : {};
+  const vaultKey = c.randomBytes(32);
+  try {
+    return await opaqueRegister(password, '/register', { username: name, ...extra }, (kek, body) =>
+      post('/register/finish', { username: name, ...extra, ...body, vault_key: c.wrapVaultKey(kek, vaultKey) }),
+    );
+  } finally {
+    vaultKey.fill(0);
+  }
+}
+
+/** An OPAQUE login: the /login/finish reply and the KEK, or throws. */
+async function opaqueLogin(name, password) {
+  const start = await opaque.startLogin(password);
+  const reply = await post('/login', { username: name, credential_request: start.startLoginRequest });
+  const fin = await opaque.finishLogin({
+    clientLoginState: start.clientLoginState,
+    loginResponse: reply.credential_response,
+    password,
+  });
+  if (!fin) throw wrongPassword();
+  let done;
+  try {
+    done = await post('/login/finish', {
+      login_id: reply.login_id,
+      credential_finalization: fin.finishLoginRequest,
+    });
+  } catch (e) {
+    throw e.status === 401 ? wrongPassword() : e;
+  }
+  return { done, kek: c.kekFromExportKey(c.unb64url(fin.exportKey)) };
+}
+
+function openSession(name, done, vaultKey) {
+  session = {
+    username: name,
+    token: done.token,
+    issuedAt: Date.now(),
+    expiresAt: Date.now() + Number(done.expires_in) * 1000,
+    keys: { vaultKey, siteKey: c.siteKeyFromVaultKey(vaultKey) },
+    // Issue 14 (sync and the manifest) keeps its state here: the last seq
+    // seen and the manifest checked against it. See syncState() below.
+    seq: null,
+  };
+}
+
+export async function login(name, password) {
+  const { done, kek } = await opaqueLogin(name, password);
+  if (typeof done.vault_key !== 'string') {
+    throw new ApiError(0, 'no_vault_key', 'this account has no vault key: it cannot be opened');
+  }
+  let vaultKey;
+  try {
+    vaultKey = c.unwrapVaultKey(kek, done.vault_key);
+  } catch {
+    throw new ApiError(0, 'bad_vault_key', 'the vault key from the server does not open: it was altered');
+  } finally {
+    kek.fill(0);
+  }
+  lock('switch');
+  openSession(name, done, vaultKey);
+}
+
+/** Ends this session locally and wipes every key; `reason` goes to listeners. */
+export function lock(reason = 'locked') {
+  if (!session) return;
+  session.keys.vaultKey.fill(0);
+  session.keys.siteKey.fill(0);
+  session = null;
+  for (const fn of listeners) fn(reason);
+}
+
+/** Ends every session of the user on the server, then locks. */
+export async function logout() {
+  try {
+    if (session) await authed('/logout', {});
+  } finally {
+    lock('logged out');
+  }
+}
+
+/**
+ * A new master password: a fresh login with the current one (the account
+ * routes want a token under 5 minutes old, and it proves the password),
+ * then OPAQUE registration of the new one with the same vault key.
+ */
+export async function changePassword(current, next) {
+  if (!session) throw new ApiError(401, 'locked', 'the vault is locked');
+  const name = session.username;
+  const { done } = await opaqueLogin(name, current);
+  const vaultKey = session.keys.vaultKey;
+  const reply = await opaqueRegister(next, '/account/password', {}, (kek, body) =>
+    post('/account/password/finish', { ...body, vault_key: c.wrapVaultKey(kek, vaultKey) }, done.token),
+  done.token);
+  session.token = reply.token;
+  session.issuedAt = Date.now();
+  session.expiresAt = Date.now() + Number(reply.expires_in) * 1000;
+}
+
+// --- entries -----------------------------------------------------------------
+
+/** Every entry: {entries: readable ones, unreadable: count}. */
+export async function loadEntries() {
+  const reply = await authed('/get', {});
+  const keys = session.keys;
+  let entries = [];
+  let unreadable = 0;
+  for (const wire of reply.entries) {
+    try {
+      entries.push(en.readEntry(keys, wire));
+    } catch {
+      unreadable++;
+    }
+  }
+  for (const old of entries.filter((e) => en.needsReindex(keys, e))) {
+    entries = await reindex(entries, old).catch(() => entries);
+  }
+  return { entries, unreadable };
+}
+
+/**
+ * CRYPTO.md "Re-indexing": a format 1 entry whose name hashes elsewhere under
+ * the NFC rule moves there (add, then delete); a move cut off half way is
+ * finished; an entry of other content already there leaves both alone.
+ */
+async function reindex(entries, old) {
+  const wire = en.writeEntry(session.keys, old);
+  const there = entries.find((e) => e.site === wire.site);
+  if (there && !(there.name === old.name && there.username === old.username && there.password === old.password)) {
+    return entries;
+  }
+  let moved = there;
+  if (!there) {
+    const reply = await authed('/add', wire);
+    moved = { ...old, format: 2, site: wire.site, version: reply.version };
+  }
+  await authed('/delete', { site: old.site });
+  return entries.filter((e) => e !== old && e !== there).concat([moved]);
+}
+
+/** Adds a new entry from the editor's `fields`; the entry as stored. */
+export async function addEntry(fields) {
+  const entry = en.newEntry(fields);
+  const wire = en.writeEntry(session.keys, entry);
+  const reply = await authed('/add', wire);
+  return { ...entry, format: 2, site: wire.site, version: reply.version };
+}
+
+/**
+ * Saves `changes` to `old` in format 2 (same name: /change with the version
+ * read, so a change made elsewhere meanwhile is a 409; a new name: /add
+ * under the new site, then /delete the old one).
+ */
+export async function saveEntry(old, changes) {
+  const entry = en.changedEntry(old, changes);
+  const wire = en.writeEntry(session.keys, entry);
+  if (wire.site !== old.site) {
+    const reply = await authed('/add', wire);
+    await authed('/delete', { site: old.site });
+    return { ...entry, format: 2, site: wire.site, version: reply.version };
+  }
+  try {
+    const reply = await authed('/change', { ...wire, version: old.version });
+    return { ...entry, format: 2, version: reply.version };
+  } catch (e) {
+    if (e.status === 409) e.message = 'this entry was changed elsewhere meanwhile: lock and log in again to see it';
+    throw e;
+  }
+}
+
+/** Moves to the trash, or back (a client flag, CRYPTO.md). */
+export const trashEntry = (old, trashed) =>
+  saveEntry(old, { trashed_at: trashed ? en.timestamp() : null });
+
+/** Deletes for good. */
+export async function purgeEntry(entry) {
+  await authed('/delete', { site: entry.site });
+}
+
+/**
+ * Issue 14 (sync and the manifest) plugs in here: the manifest check after
+ * loading, and base_seq/manifest on every write. Until then there is no
+ * manifest to check and the vault reports none.
+ */
+export function syncState() {
+  return { checked: false, failed: false };
+}
