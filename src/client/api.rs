@@ -134,6 +134,38 @@ pub struct Change {
     pub version: Option<i64>,
 }
 
+/// The answer of `/sync` (API 1.1).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SyncAnswer {
+    pub seq: i64,
+    pub entries: Vec<WireEntry>,
+    pub deleted: Vec<String>,
+    pub manifest: Option<String>,
+}
+
+/// One write of [`Api::write_at`].
+#[derive(Debug, Clone)]
+pub enum Write<'a> {
+    Add {
+        site: &'a str,
+        username: Option<&'a str>,
+        password: &'a str,
+    },
+    Change(&'a Change),
+    Delete {
+        site: &'a str,
+    },
+}
+
+/// The answer of a write: the entry's new version (none for `/delete`) and
+/// the user's new `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Written {
+    #[serde(default)]
+    pub version: Option<i64>,
+    pub seq: i64,
+}
+
 /// The blocking API client.
 #[derive(Clone)]
 pub struct Api {
@@ -453,6 +485,47 @@ impl Api {
     pub fn delete(&self, token: &Token, site: &str) -> Result<(), ApiError> {
         let _: Value = self.post("/delete", Some(token), json!({"site": site}))?;
         Ok(())
+    }
+
+    /// `POST /sync {"since"}` (API 1.1): what changed after `since`, in one
+    /// snapshot.
+    pub fn sync(&self, token: &Token, since: i64) -> Result<SyncAnswer, ApiError> {
+        self.post("/sync", Some(token), json!({ "since": since }))
+    }
+
+    /// `POST /add`, `/change` or `/delete` with `base_seq` and, when given, the
+    /// new `manifest` (API 1.1): the new version (`None` for `/delete`) and
+    /// `seq`. A stale `base_seq` is `409`.
+    pub fn write_at(
+        &self,
+        token: &Token,
+        write: &Write<'_>,
+        base_seq: i64,
+        manifest: Option<&str>,
+    ) -> Result<Written, ApiError> {
+        let (path, mut body) = match write {
+            Write::Add {
+                site,
+                username,
+                password,
+            } => {
+                let mut b = json!({"site": site, "password": password});
+                if let Some(u) = username {
+                    b["username"] = json!(u);
+                }
+                ("/add", b)
+            }
+            Write::Change(change) => (
+                "/change",
+                serde_json::to_value(change).expect("a Change serialises"),
+            ),
+            Write::Delete { site } => ("/delete", json!({ "site": site })),
+        };
+        body["base_seq"] = json!(base_seq);
+        if let Some(m) = manifest {
+            body["manifest"] = json!(m);
+        }
+        self.post(path, Some(token), body)
     }
 
     /// `POST /account/password` → `registration_response` and `registration_id`.

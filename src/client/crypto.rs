@@ -237,6 +237,12 @@ impl VaultKey {
         VaultKey::from_key(Zeroizing::new(*bytes))
     }
 
+    /// A key of its own for another use, `HKDF-SHA256(ikm = vault key, salt =
+    /// none, info)`: the manifest's (docs/CRYPTO.md, "Manifest").
+    pub(crate) fn derive(&self, info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+        hkdf_sha256(&self.key[..], info)
+    }
+
     /// The wire form `vault_key`: `b64url(0x01 ‖ nonce ‖ XChaCha20-Poly1305(KEK,
     /// vault key, aad "vault key v1"))`, 98 characters.
     pub fn wrap(&self, kek: &Kek) -> Result<String, CryptoError> {

@@ -20,12 +20,14 @@ pub mod crypto;
 pub mod entry;
 pub mod generate;
 pub mod import;
+pub mod manifest;
 pub mod opaque;
+pub mod sync;
 pub mod text;
 
 use zeroize::Zeroizing;
 
-use api::{Api, ApiError, Change, Token, WireEntry};
+use api::{Api, ApiError, Change, Token, WireEntry, Write};
 use crypto::{CryptoError, Kek, VaultKey};
 use opaque::OpaqueError;
 
@@ -69,6 +71,8 @@ pub enum Error {
     Opaque(OpaqueError),
     /// Any other API failure.
     Api(ApiError),
+    /// The device's sync state file (see [`sync::StateFile`]) cannot be used.
+    State(String),
 }
 
 impl std::fmt::Display for Error {
@@ -129,6 +133,7 @@ impl std::fmt::Display for Error {
             Error::Crypto(e) => write!(f, "{e}"),
             Error::Opaque(e) => write!(f, "{e}"),
             Error::Api(e) => write!(f, "{e}"),
+            Error::State(m) => write!(f, "{m}; fix or remove that file"),
         }
     }
 }
@@ -310,6 +315,7 @@ impl Client {
             username,
             token: session.token,
             key,
+            sync: Default::default(),
         })
     }
 }
@@ -320,6 +326,8 @@ pub struct Session {
     username: String,
     token: Token,
     key: VaultKey,
+    /// The verified snapshot every read comes from (sync.rs).
+    sync: sync::SyncState,
 }
 
 impl Session {
@@ -344,26 +352,23 @@ impl Session {
             return Err(Error::InvalidSiteName(site.to_owned()));
         }
         let sealed = self.key.seal_entry(site, username, password)?;
-        self.api
-            .add(
-                &self.token,
-                &sealed.site,
-                &sealed.password,
-                Some(&sealed.username),
-            )
-            .map_err(|e| match e {
-                ApiError::Conflict { .. } => Error::SiteExists(site.trim().to_owned()),
-                e => authed(e),
-            })?;
+        self.write(&Write::Add {
+            site: &sealed.site,
+            username: Some(&sealed.username),
+            password: &sealed.password,
+        })
+        .map_err(|e| match e {
+            Error::Api(ApiError::Conflict { .. }) => Error::SiteExists(site.trim().to_owned()),
+            e => e,
+        })?;
         Ok(())
     }
 
     fn fetch(&self, site: &str) -> Result<WireEntry, Error> {
         let id = self.key.site_id(site)?;
-        let wire = self.api.get(&self.token, &id).map_err(|e| match e {
-            ApiError::NotFound { .. } => Error::NoSuchSite(site.trim().to_owned()),
-            e => authed(e),
-        })?;
+        let wire = self
+            .synced_entry(&id)?
+            .ok_or_else(|| Error::NoSuchSite(site.trim().to_owned()))?;
         if wire.site != id {
             return Err(Error::Tampered {
                 site: site.trim().to_owned(),
@@ -405,7 +410,7 @@ impl Session {
 
     /// Every entry's site name and username (passwords stay sealed).
     pub fn list(&self) -> Result<Listing, Error> {
-        let all = self.api.get_all(&self.token).map_err(authed)?;
+        let all = self.synced_entries()?;
         let mut entries = Vec::with_capacity(all.len());
         let mut unreadable = Vec::new();
         for w in all {
@@ -438,7 +443,7 @@ impl Session {
     /// Every entry, decrypted, sorted by normalised site name. Fails as a
     /// whole if any entry does not verify.
     pub fn get_all(&self) -> Result<Vec<Entry>, Error> {
-        let all = self.api.get_all(&self.token).map_err(authed)?;
+        let all = self.synced_entries()?;
         let mut out = Vec::with_capacity(all.len());
         for w in all {
             // Name the entry by its readable site if that much decrypts.
@@ -489,20 +494,23 @@ impl Session {
         if change.username.is_none() && change.password.is_none() {
             return Ok(version);
         }
-        self.api.change(&self.token, &change).map_err(|e| match e {
-            ApiError::Conflict { .. } => Error::ChangedElsewhere(label.clone()),
-            ApiError::NotFound { .. } => Error::NoSuchSite(label.clone()),
-            e => authed(e),
-        })
+        let written = self.write(&Write::Change(&change)).map_err(|e| match e {
+            Error::Api(ApiError::Conflict { .. }) => Error::ChangedElsewhere(label.clone()),
+            Error::Api(ApiError::NotFound { .. }) => Error::NoSuchSite(label.clone()),
+            e => e,
+        })?;
+        Ok(written.version.unwrap_or(version + 1))
     }
 
     /// Deletes the entry of `site`.
     pub fn remove(&self, site: &str) -> Result<(), Error> {
         let id = self.key.site_id(site)?;
-        self.api.delete(&self.token, &id).map_err(|e| match e {
-            ApiError::NotFound { .. } => Error::NoSuchSite(site.trim().to_owned()),
-            e => authed(e),
-        })
+        self.write(&Write::Delete { site: &id })
+            .map(|_| ())
+            .map_err(|e| match e {
+                Error::Api(ApiError::NotFound { .. }) => Error::NoSuchSite(site.trim().to_owned()),
+                e => e,
+            })
     }
 
     /// Changes the master password: a new OPAQUE registration through

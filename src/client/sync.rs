@@ -1,0 +1,464 @@
+//! Sync and the write protocol of API 1.1, checked against the manifest
+//! ([`super::manifest`]) and against the highest `seq` this device has
+//! verified ([`StateFile`]).
+//!
+//! A [`Session`] keeps one snapshot of the vault (`/sync` since 0, then only
+//! what changed) and serves every read from it, so what is shown is what was
+//! checked. Every write sends `base_seq` and the manifest of the state after
+//! the write; a `409` on `base_seq` (another device wrote) makes it sync,
+//! check, recompute and retry, up to [`MAX_ATTEMPTS`] times. A write never
+//! seals a manifest over a state that failed the check: only
+//! [`Session::reseal`] does, when the user says so.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use super::api::{ApiError, Change, WireEntry, Write, Written};
+use super::manifest::{self, Manifest, ManifestKey, Mismatch};
+use super::{Error, Session, authed};
+
+/// Tries of one write before giving up on a vault that keeps changing.
+pub const MAX_ATTEMPTS: usize = 5;
+/// The readable site name of the entry [`Session::reseal`] adds and deletes
+/// again when the vault is empty.
+pub const RESEAL_SITE: &str = "vault reseal";
+
+/// The sync state of a [`Session`].
+#[derive(Default)]
+pub struct SyncState(Mutex<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    snapshot: Option<Snapshot>,
+    /// `Some(None)`: keep no state file; `None`: the default one.
+    state_file: Option<Option<PathBuf>>,
+}
+
+struct Snapshot {
+    seq: i64,
+    /// Every entry by `site`; a BTreeMap of `String` is in byte order.
+    entries: BTreeMap<String, WireEntry>,
+    manifest: Option<String>,
+    /// The highest seq verified before this snapshot (from the state file).
+    seen: i64,
+    verdict: Result<(), Mismatch>,
+}
+
+impl Snapshot {
+    /// A write may seal a new manifest over this state: it verified, or
+    /// the vault never had one and this device never verified it (trust on
+    /// first use; a device that did verify one treats its loss as an attack).
+    fn endorsable(&self) -> bool {
+        match &self.verdict {
+            Ok(()) => true,
+            Err(Mismatch::ManifestMissing { .. }) => self.seen == 0,
+            Err(_) => false,
+        }
+    }
+
+    /// The entries after `write`, the changed one with its next version.
+    fn after<'a>(&'a self, write: &Write<'_>) -> (Vec<&'a WireEntry>, Option<WireEntry>) {
+        let site = site_of(write);
+        let rest = self.entries.values().filter(|e| e.site != site).collect();
+        (rest, apply(self.entries.get(site), write, None))
+    }
+}
+
+/// The entry `write` leaves for its site (`None` after `/delete`), with
+/// `version` or the one the server will give it.
+fn apply(old: Option<&WireEntry>, write: &Write<'_>, version: Option<i64>) -> Option<WireEntry> {
+    match write {
+        Write::Add {
+            site,
+            username,
+            password,
+        } => Some(WireEntry {
+            site: (*site).to_owned(),
+            username: username.map(str::to_owned),
+            password: (*password).to_owned(),
+            version: version.unwrap_or(1),
+            updated_at: String::new(),
+        }),
+        Write::Change(c) => {
+            let mut e = old?.clone();
+            e.version = version.unwrap_or(e.version + 1);
+            if let Some(p) = &c.password {
+                e.password = p.clone();
+            }
+            if let Some(u) = &c.username {
+                e.username = u.clone();
+            }
+            Some(e)
+        }
+        Write::Delete { .. } => None,
+    }
+}
+
+/// The outcome of [`Session::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The vault's `seq` as served.
+    pub seq: i64,
+    /// How many entries it holds.
+    pub entries: usize,
+    /// What is wrong, if anything.
+    pub mismatch: Option<Mismatch>,
+}
+
+impl Session {
+    fn sync_state(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere cannot leave the snapshot half-updated in a way
+        // that matters: it is re-checked on every sync.
+        self.sync.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where this session remembers the highest verified `seq`: `None`
+    /// keeps nothing (tests); the default is [`StateFile::default_path`].
+    pub fn set_state_file(&self, path: Option<PathBuf>) {
+        self.sync_state().state_file = Some(path);
+    }
+
+    fn state_file(&self, inner: &Inner) -> Option<StateFile> {
+        let path = match &inner.state_file {
+            Some(p) => p.clone(),
+            None => StateFile::default_path(),
+        };
+        path.map(StateFile::new)
+    }
+
+    /// Syncs (everything the first time, then what changed) and checks the
+    /// vault against its manifest and this device's highest verified `seq`.
+    /// Every read of this session is served from that snapshot.
+    pub fn check(&self) -> Result<Verdict, Error> {
+        let mut inner = self.sync_state();
+        self.resync(&mut inner)?;
+        let snap = inner.snapshot.as_ref().expect("resync leaves a snapshot");
+        Ok(Verdict {
+            seq: snap.seq,
+            entries: snap.entries.len(),
+            mismatch: snap.verdict.clone().err(),
+        })
+    }
+
+    /// Every entry of the snapshot, in `site` byte order (syncing first if
+    /// this session has none).
+    pub(super) fn synced_entries(&self) -> Result<Vec<WireEntry>, Error> {
+        let mut inner = self.sync_state();
+        let snap = self.ensure(&mut inner)?;
+        Ok(snap.entries.values().cloned().collect())
+    }
+
+    /// The entry of wire `site` in the snapshot.
+    pub(super) fn synced_entry(&self, site: &str) -> Result<Option<WireEntry>, Error> {
+        let mut inner = self.sync_state();
+        let snap = self.ensure(&mut inner)?;
+        Ok(snap.entries.get(site).cloned())
+    }
+
+    fn ensure<'a>(&self, inner: &'a mut Inner) -> Result<&'a Snapshot, Error> {
+        if inner.snapshot.is_none() {
+            self.resync(inner)?;
+        }
+        Ok(inner.snapshot.as_ref().expect("resync leaves a snapshot"))
+    }
+
+    /// `/sync` since the snapshot's seq (or 0), applied and checked.
+    fn resync(&self, inner: &mut Inner) -> Result<(), Error> {
+        let since = inner.snapshot.as_ref().map_or(0, |s| s.seq);
+        let answer = self.api.sync(&self.token, since).map_err(authed)?;
+        let mut entries = inner.snapshot.take().map(|s| s.entries).unwrap_or_default();
+        for site in &answer.deleted {
+            entries.remove(site);
+        }
+        for e in answer.entries {
+            entries.insert(e.site.clone(), e);
+        }
+        let state = self.state_file(inner);
+        let seen = match &state {
+            Some(f) => f.seen(self.api.base_url(), &self.username)?,
+            None => 0,
+        };
+        let key = ManifestKey::of(&self.key);
+        let all: Vec<&WireEntry> = entries.values().collect();
+        let verdict = manifest::check(&key, answer.seq, &all, answer.manifest.as_deref(), seen);
+        if let (Ok(Some(m)), Some(f)) = (&verdict, &state) {
+            f.record(self.api.base_url(), &self.username, m.seq, false)?;
+        }
+        inner.snapshot = Some(Snapshot {
+            seq: answer.seq,
+            entries,
+            manifest: answer.manifest,
+            seen,
+            verdict: verdict.map(|_| ()),
+        });
+        Ok(())
+    }
+
+    /// One write by the protocol above; the version and `seq` the server
+    /// gave. Errors are the API's (a `409` that syncing does not explain is
+    /// returned as it came) with `401` as [`Error::SessionEnded`].
+    pub(super) fn write(&self, write: &Write<'_>) -> Result<Written, Error> {
+        self.write_with(write, false)
+    }
+
+    /// `force`: seal the manifest whatever the check said, and accept the
+    /// vault's seq as this device's highest (the user decided).
+    fn write_with(&self, write: &Write<'_>, force: bool) -> Result<Written, Error> {
+        let mut inner = self.sync_state();
+        let key = ManifestKey::of(&self.key);
+        for _ in 0..MAX_ATTEMPTS {
+            let snap = self.ensure(&mut inner)?;
+            let base = snap.seq;
+            let endorse = force || snap.endorsable();
+            let sealed = if endorse {
+                let (rest, changed) = snap.after(write);
+                let m = Manifest::of(base + 1, rest.into_iter().chain(changed.as_ref()));
+                Some(m.seal(&key)?)
+            } else {
+                None
+            };
+            match self
+                .api
+                .write_at(&self.token, write, base, sealed.as_deref())
+            {
+                Ok(written) => {
+                    self.landed(&mut inner, write, written, sealed, force)?;
+                    return Ok(written);
+                }
+                Err(ApiError::Conflict { message }) => {
+                    self.resync(&mut inner)?;
+                    let now = inner.snapshot.as_ref().map_or(base, |s| s.seq);
+                    if now == base {
+                        // Not about base_seq: the site exists, or the
+                        // entry's version moved on.
+                        return Err(Error::Api(ApiError::Conflict { message }));
+                    }
+                }
+                Err(e) => return Err(authed(e)),
+            }
+        }
+        Err(Error::Api(ApiError::Other {
+            status: 409,
+            message: format!(
+                "the vault kept changing during {MAX_ATTEMPTS} attempts of this write; run it again"
+            ),
+        }))
+    }
+
+    /// Brings the snapshot to the state after a write that landed.
+    fn landed(
+        &self,
+        inner: &mut Inner,
+        write: &Write<'_>,
+        written: Written,
+        sealed: Option<String>,
+        force: bool,
+    ) -> Result<(), Error> {
+        let state = self.state_file(inner);
+        let Some(snap) = inner.snapshot.as_mut() else {
+            return Ok(());
+        };
+        let old = snap.entries.get(site_of(write));
+        let predicted = apply(old, write, None);
+        let changed = apply(old, write, written.version);
+        // The server numbers as the contract says, or the manifest just
+        // sealed is wrong: then forget the snapshot and check afresh.
+        let as_sealed = written.seq == snap.seq + 1
+            && changed.as_ref().map(|e| e.version) == predicted.as_ref().map(|e| e.version);
+        match changed {
+            Some(e) => snap.entries.insert(e.site.clone(), e),
+            None => snap.entries.remove(site_of(write)),
+        };
+        snap.seq = written.seq;
+        if sealed.is_none() {
+            return Ok(());
+        }
+        if !as_sealed {
+            inner.snapshot = None;
+            return Ok(());
+        }
+        snap.manifest = sealed;
+        snap.verdict = Ok(());
+        if let Some(f) = state {
+            f.record(self.api.base_url(), &self.username, written.seq, force)?;
+        }
+        Ok(())
+    }
+
+    /// Seals a manifest over the vault as the server serves it now, after
+    /// the user decided that it is right (`vault verify --reseal`), and
+    /// makes its seq this device's highest verified one, even if lower.
+    /// A manifest is only stored with a write, so this re-sends the first
+    /// entry's password blob unchanged (its version goes up by one); an
+    /// empty vault gets an entry added and deleted again. Returns the new
+    /// `seq` (0: a vault never written needs no manifest).
+    pub fn reseal(&self) -> Result<i64, Error> {
+        self.sync_state().snapshot = None;
+        let first = self.synced_entries()?.into_iter().next();
+        let seq = self.check()?.seq;
+        let Some(first) = first else {
+            if seq == 0 {
+                return Ok(0);
+            }
+            let sealed = self.key.seal_entry(RESEAL_SITE, None, "-")?;
+            self.write_with(
+                &Write::Add {
+                    site: &sealed.site,
+                    username: Some(&sealed.username),
+                    password: &sealed.password,
+                },
+                true,
+            )?;
+            let done = self.write_with(&Write::Delete { site: &sealed.site }, true)?;
+            return Ok(done.seq);
+        };
+        let change = Change {
+            site: first.site,
+            password: Some(first.password),
+            username: None,
+            version: Some(first.version),
+        };
+        Ok(self.write_with(&Write::Change(&change), true)?.seq)
+    }
+}
+
+fn site_of<'a>(write: &'a Write<'_>) -> &'a str {
+    match write {
+        Write::Add { site, .. } | Write::Delete { site } => site,
+        Write::Change(c) => &c.site,
+    }
+}
+
+/// The device's memory of the highest `seq` verified per account: a small
+/// JSON file, mode 0600 in a 0700 directory, holding server URLs, usernames
+/// and numbers, nothing secret:
+///
+/// ```json
+/// {"format": "vault-state", "version": 1,
+///  "seen": [{"server": "http://pi.lan:8080", "username": "alice", "seq": 42}]}
+/// ```
+pub struct StateFile {
+    path: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateDoc {
+    format: String,
+    version: u32,
+    seen: Vec<Seen>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Seen {
+    server: String,
+    username: String,
+    seq: i64,
+}
+
+const STATE_FORMAT: &str = "vault-state";
+
+impl StateFile {
+    pub fn new(path: PathBuf) -> StateFile {
+        StateFile { path }
+    }
+
+    /// `$XDG_STATE_HOME/vault/seen.json`, else `~/.local/state/vault/seen.json`.
+    pub fn default_path() -> Option<PathBuf> {
+        let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let base = match nonempty("XDG_STATE_HOME") {
+            Some(x) => PathBuf::from(x),
+            None => PathBuf::from(nonempty("HOME")?)
+                .join(".local")
+                .join("state"),
+        };
+        Some(base.join("vault").join("seen.json"))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn problem(&self, what: &str, e: impl std::fmt::Display) -> Error {
+        Error::State(format!("cannot {what} {}: {e}", self.path.display()))
+    }
+
+    fn load(&self) -> Result<Vec<Seen>, Error> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.problem("read", e)),
+        };
+        let doc: StateDoc = serde_json::from_str(&text).map_err(|e| self.problem("read", e))?;
+        if doc.format != STATE_FORMAT || doc.version != 1 {
+            return Err(self.problem("read", "not a vault state file of version 1"));
+        }
+        Ok(doc.seen)
+    }
+
+    /// The highest verified seq of `username` at `server` (0: none yet).
+    pub fn seen(&self, server: &str, username: &str) -> Result<i64, Error> {
+        Ok(self
+            .load()?
+            .iter()
+            .find(|s| s.server == server && s.username == username)
+            .map_or(0, |s| s.seq))
+    }
+
+    /// Remembers `seq` for the account if above what is remembered (or
+    /// whatever it is, with `lower`). Written to a temporary file and
+    /// renamed, so a crash leaves the old file or the new one.
+    pub fn record(&self, server: &str, username: &str, seq: i64, lower: bool) -> Result<(), Error> {
+        use std::io::Write as _;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        let mut seen = self.load()?;
+        match seen
+            .iter_mut()
+            .find(|s| s.server == server && s.username == username)
+        {
+            Some(s) if s.seq == seq || (s.seq > seq && !lower) => return Ok(()),
+            Some(s) => s.seq = seq,
+            None => seen.push(Seen {
+                server: server.to_owned(),
+                username: username.to_owned(),
+                seq,
+            }),
+        }
+        let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| self.problem("create the directory of", e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| self.problem("restrict the directory of", e))?;
+        let doc = StateDoc {
+            format: STATE_FORMAT.to_owned(),
+            version: 1,
+            seen,
+        };
+        let text = serde_json::to_string_pretty(&doc).expect("the state serialises");
+        let tmp = self
+            .path
+            .with_extension(format!("tmp-{}", std::process::id()));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(text.as_bytes())?;
+                f.write_all(b"\n")?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, &self.path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(self.problem("write", e));
+        }
+        Ok(())
+    }
+}
