@@ -103,6 +103,7 @@ pub fn machine_addresses() -> Vec<IpAddr> {
     // read as the sockaddr type its family says.
     unsafe {
         if libc::getifaddrs(&mut list) != 0 {
+            warn_once(&std::io::Error::last_os_error());
             return Vec::new();
         }
         let mut cursor = list;
@@ -130,6 +131,17 @@ pub fn machine_addresses() -> Vec<IpAddr> {
         libc::freeifaddrs(list);
     }
     found.into_iter().collect()
+}
+
+/// Said once per process: the renewal check lists the addresses hourly.
+fn warn_once(e: &std::io::Error) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "vaultd: cannot list the machine's addresses ({e}); the TLS certificate names \
+             only the host name, loopback and --tls-name (a sandbox without AF_NETLINK?)"
+        );
+    }
 }
 
 /// The address a phone on the LAN most likely reaches this machine at: the
