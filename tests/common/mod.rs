@@ -2,6 +2,8 @@
 //! loopback port, against SQLite or a real PostgreSQL, and speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod ksf;
+pub mod listen;
 pub mod pg;
 pub mod relay;
 pub mod spawn;
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub use ksf::cheap_ksf;
 use opaque_ke::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration,
     ClientRegistrationFinishParameters, CredentialResponse, RegistrationResponse,
@@ -437,18 +440,6 @@ pub fn unb64(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).unwrap()
 }
 
-/// The key-stretching function the test client uses. The server never runs
-/// it, and it is the client's choice, so tests use a cheap Argon2id; the
-/// real parameters are tested by the `vault` client's tests and the serenity
-/// interoperability run.
-pub fn test_ksf() -> argon2::Argon2<'static> {
-    argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon2::Params::new(8, 1, 1, Some(64)).unwrap(),
-    )
-}
-
 /// Step 1 of an OPAQUE registration: the client state and the base64url
 /// `registration_request`.
 pub fn registration_start(password: &str) -> (ClientRegistration<Suite>, String) {
@@ -465,7 +456,7 @@ pub fn registration_finish(
     let response =
         RegistrationResponse::deserialize(&unb64(reply["registration_response"].as_str().unwrap()))
             .unwrap();
-    let ksf = test_ksf();
+    let ksf = cheap_ksf();
     let params = ClientRegistrationFinishParameters::new(Default::default(), Some(&ksf));
     let finish = state
         .finish(&mut OsRng, password.as_bytes(), response, params)
@@ -521,7 +512,7 @@ pub fn login_finalization(
 ) -> Option<String> {
     let response =
         CredentialResponse::deserialize(&unb64(reply["credential_response"].as_str()?)).ok()?;
-    let ksf = test_ksf();
+    let ksf = cheap_ksf();
     let finish = state
         .finish(
             &mut OsRng,
