@@ -40,7 +40,10 @@ use vaultd::store::{PgSettings, SslMode};
 // The cluster mechanics, shared with bench/http.rs.
 #[path = "pg_cluster.rs"]
 mod pg_cluster;
+#[path = "skip.rs"]
+mod skip;
 use pg_cluster::Cluster;
+pub use skip::skipped;
 
 /// Home of the throwaway cluster (socket directory, log, data).
 pub const TEST_PG_DIR: &str = "/tmp/vaultd-test-pg";
@@ -60,13 +63,19 @@ struct Server {
     password: String,
 }
 
-static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Settings for a fresh, empty database, or `None` when no PostgreSQL is
 /// available (a panic instead when `VAULTD_REQUIRE_PG=1`).
 pub fn pg_settings_for_test(tag: &str) -> Option<PgSettings> {
-    let server = SERVER.get_or_init(find_server).clone()?;
+    let server = match SERVER.get_or_init(find_server) {
+        Ok(server) => server.clone(),
+        Err(why) => {
+            skipped(&format!("no PostgreSQL: {why}"));
+            return None;
+        }
+    };
     let tag: String = tag
         .chars()
         .map(|c| c.to_ascii_lowercase())
@@ -116,7 +125,7 @@ fn require_pg() -> bool {
     std::env::var("VAULTD_REQUIRE_PG").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-fn find_server() -> Option<Server> {
+fn find_server() -> Result<Server, String> {
     if let Ok(spec) = std::env::var("VAULTD_TEST_PG") {
         let server = parse_spec(&spec);
         if let Err(e) = admin_client(&server) {
@@ -125,20 +134,17 @@ fn find_server() -> Option<Server> {
                 server.host, server.port, server.user
             );
         }
-        return Some(server);
+        return Ok(server);
     }
     match throwaway_cluster() {
         Ok(server) => {
             drop_stale_databases(&server);
-            Some(server)
+            Ok(server)
         }
         Err(why) if require_pg() => {
             panic!("VAULTD_REQUIRE_PG=1 but no PostgreSQL for the tests: {why}")
         }
-        Err(why) => {
-            eprintln!("PostgreSQL tests skipped: {why}");
-            None
-        }
+        Err(why) => Err(why),
     }
 }
 
