@@ -14,7 +14,9 @@ run:
 # vault CLI end to end, and the @serenity-kit/opaque interoperability run
 # (its npm package is installed first when npm is present).
 test: interop-deps
-	$(CARGO) test --all-targets
+	@tests/common/skipped.sh reset
+	@status=0; $(CARGO) test --all-targets || status=$$?; \
+		tests/common/skipped.sh summary; exit $$status
 
 interop-deps:
 	@if command -v $(NPM) >/dev/null 2>&1; then \

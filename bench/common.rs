@@ -8,8 +8,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -21,6 +20,17 @@ use opaque_ke::{
 use rand::rngs::OsRng;
 use serde_json::{Value, json};
 use vaultd::auth::opaque::Suite;
+
+// The test kit's own files, shared rather than copied (tests/common).
+#[path = "../tests/common/ksf.rs"]
+mod ksf;
+#[path = "../tests/common/listen.rs"]
+mod listen;
+// Each program uses a part of this file.
+#[allow(unused_imports)]
+pub use ksf::cheap_ksf;
+#[allow(unused_imports)]
+pub use listen::{listening_addr, spawn_listening_with};
 
 pub type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -96,75 +106,6 @@ pub fn prepare_server<'a>(cmd: &'a mut Command, dir: &Path) -> &'a mut Command {
         }
     }
     cmd
-}
-
-/// `ADDR` of the first `listening on http://ADDR` in a server's stderr.
-pub fn listening_addr(stderr: &str) -> Option<&str> {
-    stderr
-        .split("listening on http://")
-        .nth(1)?
-        .split_whitespace()
-        .next()
-}
-
-/// Spawns `cmd` (a server) with stderr piped and waits up to 30 s for its
-/// `listening on` line; when none comes, the error holds what the server
-/// said instead. A thread reads stderr to its end, so that the server never
-/// blocks on a full pipe, and passes the lines after that one to `on_line`.
-pub fn spawn_listening(
-    mut cmd: Command,
-    on_line: impl FnMut(&str) + Send + 'static,
-) -> Res<(Child, SocketAddr)> {
-    let name = Path::new(cmd.get_program()).display().to_string();
-    let mut child = cmd
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("starting {name}: {e}"))?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let started = read_stderr(stderr, on_line);
-    let first = started.recv_timeout(Duration::from_secs(30));
-    if let Ok(Ok(addr)) = &first {
-        if let Ok(addr) = addr.parse() {
-            return Ok((child, addr));
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    // Killed, the server closes stderr, and the thread sends what it read.
-    let said = match first {
-        Ok(Err(said)) => said,
-        _ => started
-            .recv_timeout(Duration::from_secs(5))
-            .ok()
-            .and_then(Result::err)
-            .unwrap_or_default(),
-    };
-    Err(format!("{name} did not start: {}", said.trim()).into())
-}
-
-/// Reads a server's stderr on a thread. Sends `Ok(ADDR)` at its
-/// `listening on` line, then passes every later line to `on_line`; sends
-/// `Err(everything it said)` if stderr ends before.
-fn read_stderr(
-    stderr: ChildStderr,
-    mut on_line: impl FnMut(&str) + Send + 'static,
-) -> mpsc::Receiver<Result<String, String>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-        let mut said = String::new();
-        while let Some(line) = lines.next() {
-            if let Some(addr) = listening_addr(&line) {
-                let _ = tx.send(Ok(addr.to_string()));
-                lines.for_each(|line| on_line(&line));
-                return;
-            }
-            said.push_str(&line);
-            said.push('\n');
-        }
-        let _ = tx.send(Err(said));
-    });
-    rx
 }
 
 // ---------------------------------------------------------------------------
@@ -308,16 +249,6 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub fn unb64(text: &str) -> Res<Vec<u8>> {
     Ok(URL_SAFE_NO_PAD.decode(text)?)
-}
-
-/// The benchmark client's key stretching: cheap, because it is the client's
-/// cost and not the server's (bench-login measures the real one).
-pub fn cheap_ksf() -> argon2::Argon2<'static> {
-    argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon2::Params::new(8, 1, 1, Some(64)).expect("valid Argon2 parameters"),
-    )
 }
 
 /// `/register` and `/register/finish` for `username`.

@@ -35,6 +35,9 @@
 
 #[path = "common.rs"]
 mod common;
+// The throwaway cluster's mechanics, the same file as the tests' (tests/common/pg.rs).
+#[path = "../tests/common/pg_cluster.rs"]
+mod pg_cluster;
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -50,6 +53,7 @@ use common::{
     Http, Res, Scratch, cheap_ksf, complete_login, expect, listening_addr, load_average, machine,
     percentile, prepare_server, stat_fields, status_field,
 };
+use pg_cluster::Cluster;
 use serde_json::json;
 
 /// The HTTP throughput benchmark of issue 6 (see docs/PERFORMANCE.md).
@@ -451,10 +455,8 @@ fn start_vaultd(ctx: &Ctx, dir: &Path) -> Res<Server> {
 // PostgreSQL: a throwaway cluster with durable settings
 
 struct PgCluster {
-    bin: PathBuf,
-    data: PathBuf,
+    cluster: Cluster,
     port: u16,
-    as_postgres: bool,
     describe: String,
     postmaster: u32,
 }
@@ -466,63 +468,26 @@ impl PgCluster {
     /// Starts a cluster in the scratch directory; `None` without server
     /// binaries.
     fn start(ctx: &Ctx) -> Res<Option<PgCluster>> {
-        let Some(bin) = pg_bin_dir() else {
+        let base = ctx.scratch.sub("pg")?;
+        let Some(cluster) = Cluster::new(&base)? else {
             return Ok(None);
         };
-        let as_postgres = running_as_root();
-        let base = ctx.scratch.sub("pg")?;
-        if as_postgres {
-            run_ok(Command::new("chown").arg("postgres:postgres").arg(&base))?;
-        }
-        let data = base.join("data");
-        let pwfile = base.join("pwfile");
-        std::fs::write(&pwfile, format!("{PG_PASSWORD}\n"))?;
-        if as_postgres {
-            run_ok(Command::new("chown").arg("postgres:postgres").arg(&pwfile))?;
-        }
         eprintln!(
             "bench-http: starting a PostgreSQL cluster in {}",
             base.display()
         );
-        run_ok(
-            pg_command(&bin.join("initdb"), as_postgres, &base)
-                .arg("-D")
-                .arg(&data)
-                .args(["-U", PG_USER, "--pwfile"])
-                .arg(&pwfile)
-                .args([
-                    "--auth-local=trust",
-                    "--auth-host=scram-sha-256",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                ]),
-        )?;
+        cluster.init(PG_USER, PG_PASSWORD)?;
         let port = free_port()?;
         // Durable defaults: fsync=on, synchronous_commit=on.
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on",
-            base.display()
-        );
-        run_ok(
-            pg_command(&bin.join("pg_ctl"), as_postgres, &base)
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(base.join("log"))
-                .args(["-w", "-t", "60", "-o", &options, "start"]),
-        )?;
-        let postmaster: u32 = std::fs::read_to_string(data.join("postmaster.pid"))?
+        cluster.start(port, &["fsync=on", "synchronous_commit=on"])?;
+        let postmaster: u32 = std::fs::read_to_string(cluster.data.join("postmaster.pid"))?
             .lines()
             .next()
             .and_then(|l| l.trim().parse().ok())
             .ok_or("no postmaster.pid")?;
         let mut cluster = PgCluster {
-            bin,
-            data,
+            cluster,
             port,
-            as_postgres,
             describe: String::new(),
             postmaster,
         };
@@ -592,72 +557,8 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let base = self.data.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let _ = pg_command(&self.bin.join("pg_ctl"), self.as_postgres, &base)
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-m", "fast", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        self.cluster.stop();
     }
-}
-
-fn pg_bin_dir() -> Option<PathBuf> {
-    let has_tools = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|t| dir.join(t).is_file())
-    };
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.split('.').next()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            has_tools(&bin).then_some((v, bin))
-        })
-        .collect();
-    versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Some(bin);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?).find(|d| has_tools(d))
-}
-
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        .unwrap_or(false)
-}
-
-fn pg_command(tool: &Path, as_postgres: bool, cwd: &Path) -> Command {
-    let mut c = if as_postgres {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(tool);
-        c
-    } else {
-        Command::new(tool)
-    };
-    c.current_dir(cwd).stdin(Stdio::null());
-    c
-}
-
-fn run_ok(cmd: &mut Command) -> Res<()> {
-    let out = cmd.output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "{cmd:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
 }
 
 fn free_port() -> Res<u16> {

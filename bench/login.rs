@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use argh::FromArgs;
 use common::{
     Header, Http, Res, Scratch, cheap_ksf, complete_login, load_average, login_finish, login_start,
-    machine, percentile, prepare_server, register, spawn_listening, stat_fields, status_field,
+    machine, percentile, prepare_server, register, spawn_listening_with, stat_fields, status_field,
 };
 use opaque_ke::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration,
@@ -627,7 +627,7 @@ impl Server {
         ]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let access_log = log.clone();
-        let (child, addr) = spawn_listening(cmd, move |line| {
+        let (child, addr) = spawn_listening_with(cmd, move |line| {
             if let Some(entry) = parse_log_line(line) {
                 access_log
                     .lock()

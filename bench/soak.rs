@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Scratch, spawn_listening, status_field};
+use common::{Scratch, spawn_listening_with, status_field};
 use vaultd::client::Client;
 use vaultd::client::api::{Api, ApiError, Change, Token};
 
@@ -58,7 +58,7 @@ fn start_vaultd(bin: &Path, dir: &Path) -> (Child, String) {
     cmd.current_dir(dir)
         .args(["--init-db", "--bind", "127.0.0.1:0", "--threads", "2"]);
     // The access log is read and dropped, so that vaultd never blocks on stderr.
-    let (child, addr) = spawn_listening(cmd, |_| {})
+    let (child, addr) = spawn_listening_with(cmd, |_| {})
         .unwrap_or_else(|e| panic!("{e} (cargo build --release first)"));
     (child, format!("http://{addr}"))
 }

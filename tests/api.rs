@@ -924,7 +924,7 @@ fn tls_serves_https_and_survives_bad_handshakes() {
     use std::process::Command;
     let have = |bin: &str| Command::new(bin).arg("--version").output().is_ok();
     if !have("openssl") || !have("curl") {
-        eprintln!("openssl or curl missing: TLS test skipped");
+        common::skipped("TLS: openssl or curl missing");
         return;
     }
     let dir = common::TempDir::new("tls");

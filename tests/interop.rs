@@ -46,7 +46,7 @@ fn node_ready() -> bool {
     if std::env::var("VAULTD_REQUIRE_NODE").as_deref() == Ok("1") {
         panic!("the serenity interop test cannot run: {missing} (VAULTD_REQUIRE_NODE=1)");
     }
-    eprintln!("serenity interop test skipped: {missing}");
+    common::skipped(&format!("serenity interop: {missing}"));
     false
 }
 

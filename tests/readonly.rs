@@ -35,7 +35,7 @@ fn unwritable_sqlite_answers_503_on_writes_and_keeps_serving_reads() {
         server.dir.0.join("vaultd.db-wal"),
     ];
     if !chattr("+i", &files) {
-        eprintln!("chattr +i is not available here (needs root on ext4 or similar): test skipped");
+        common::skipped("chattr +i is not available here (needs root on ext4 or similar)");
         return;
     }
     let writes = [

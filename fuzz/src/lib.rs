@@ -3,7 +3,6 @@
 //! server never runs it, so its cost is irrelevant to what is fuzzed and only
 //! slows the fixtures down).
 
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use opaque_ke::{
@@ -13,6 +12,11 @@ use opaque_ke::{
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use vaultd::auth::opaque::{ServerSetup, Suite};
+
+// The test kit's key stretching, the same file as the tests' and benchmarks'.
+#[path = "../../tests/common/ksf.rs"]
+mod ksf;
+pub use ksf::cheap_ksf;
 
 /// The `JWT_KEY` of every fixture (HS256 key and login-state seal).
 pub const JWT_KEY: &[u8] = b"vaultd-fuzz-jwt-key-0123456789abcdef";
@@ -29,12 +33,6 @@ pub fn rng(seed: u64) -> StdRng {
 /// The fixed `OPAQUE_SERVER_SETUP` of every target.
 pub fn server_setup() -> ServerSetup {
     ServerSetup::new(&mut rng(1))
-}
-
-/// Argon2id at its minimum cost: the client's business, never the server's.
-pub fn cheap_ksf() -> Argon2<'static> {
-    let params = Params::new(8, 1, 1, Some(64)).expect("valid Argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 /// The client's two registration messages, as a real client sends them.

@@ -22,20 +22,28 @@
 //! `vt_<tag>_<pid>_<counter>`; those of test processes that have exited are
 //! dropped from the throwaway cluster the next time a test process starts.
 //!
-//! Self-contained (no `mod` declarations) so that it can be included with
-//! `#[path = "common/pg.rs"] mod pg;` or from `tests/common/mod.rs`.
+//! Self-contained (its one module, `pg_cluster.rs`, is named by `#[path]`)
+//! so that it can be included with `#[path = "common/pg.rs"] mod pg;` or
+//! from `tests/common/mod.rs`.
 
 #![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
 
 use vaultd::store::{PgSettings, SslMode};
+
+// The cluster mechanics, shared with bench/http.rs.
+#[path = "pg_cluster.rs"]
+mod pg_cluster;
+#[path = "skip.rs"]
+mod skip;
+use pg_cluster::Cluster;
+pub use skip::skipped;
 
 /// Home of the throwaway cluster (socket directory, log, data).
 pub const TEST_PG_DIR: &str = "/tmp/vaultd-test-pg";
@@ -55,13 +63,19 @@ struct Server {
     password: String,
 }
 
-static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Settings for a fresh, empty database, or `None` when no PostgreSQL is
 /// available (a panic instead when `VAULTD_REQUIRE_PG=1`).
 pub fn pg_settings_for_test(tag: &str) -> Option<PgSettings> {
-    let server = SERVER.get_or_init(find_server).clone()?;
+    let server = match SERVER.get_or_init(find_server) {
+        Ok(server) => server.clone(),
+        Err(why) => {
+            skipped(&format!("no PostgreSQL: {why}"));
+            return None;
+        }
+    };
     let tag: String = tag
         .chars()
         .map(|c| c.to_ascii_lowercase())
@@ -111,7 +125,7 @@ fn require_pg() -> bool {
     std::env::var("VAULTD_REQUIRE_PG").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-fn find_server() -> Option<Server> {
+fn find_server() -> Result<Server, String> {
     if let Ok(spec) = std::env::var("VAULTD_TEST_PG") {
         let server = parse_spec(&spec);
         if let Err(e) = admin_client(&server) {
@@ -120,20 +134,17 @@ fn find_server() -> Option<Server> {
                 server.host, server.port, server.user
             );
         }
-        return Some(server);
+        return Ok(server);
     }
     match throwaway_cluster() {
         Ok(server) => {
             drop_stale_databases(&server);
-            Some(server)
+            Ok(server)
         }
         Err(why) if require_pg() => {
             panic!("VAULTD_REQUIRE_PG=1 but no PostgreSQL for the tests: {why}")
         }
-        Err(why) => {
-            eprintln!("PostgreSQL tests skipped: {why}");
-            None
-        }
+        Err(why) => Err(why),
     }
 }
 
@@ -250,67 +261,26 @@ fn throwaway_cluster() -> Result<Server, String> {
     if admin_client(&server).is_ok() {
         return Ok(server);
     }
-    let bin = find_bin_dir().ok_or(
-        "no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin \
-         or on PATH; install PostgreSQL or set VAULTD_TEST_PG",
-    )?;
     let _lock = DirLock::acquire(Path::new(LOCK_DIR), Duration::from_secs(180))?;
     // Another process may have started it while we waited for the lock.
     if admin_client(&server).is_ok() {
         return Ok(server);
     }
-    let as_postgres = running_as_root();
-    if as_postgres && !command_ok(Command::new("id").args(["-u", "postgres"])) {
-        return Err("running as root, but there is no `postgres` user to run PostgreSQL".into());
-    }
-    let base = Path::new(TEST_PG_DIR);
-    let data = base.join("data");
-    fs::create_dir_all(base).map_err(|e| format!("cannot create {TEST_PG_DIR}: {e}"))?;
-    if as_postgres {
-        run(Command::new("chown").args(["postgres:postgres", TEST_PG_DIR]))?;
-    }
-    if !data.join("PG_VERSION").exists() {
-        if data.exists() {
-            // A half-done initdb.
-            fs::remove_dir_all(&data).map_err(|e| format!("cannot remove {data:?}: {e}"))?;
-        }
-        let pwfile = base.join("pwfile");
-        fs::write(&pwfile, format!("{TEST_PG_PASSWORD}\n"))
-            .map_err(|e| format!("cannot write {pwfile:?}: {e}"))?;
-        if as_postgres {
-            run(Command::new("chown").arg("postgres:postgres").arg(&pwfile))?;
-        }
-        let initdb = pg_command(&bin.join("initdb"), as_postgres)
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", TEST_PG_USER, "--pwfile"])
-            .arg(&pwfile)
-            .args([
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
-            .output();
-        let _ = fs::remove_file(&pwfile);
-        check("initdb", initdb)?;
-    }
-    let log = base.join("logfile");
-    let options = format!(
-        "-p {TEST_PG_PORT} -k {TEST_PG_DIR} -c listen_addresses=127.0.0.1 \
-         -c max_connections=300 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off"
+    let cluster = Cluster::new(Path::new(TEST_PG_DIR))?.ok_or(
+        "no PostgreSQL server binaries (initdb, pg_ctl, postgres) under \
+         /usr/lib/postgresql/*/bin or on PATH; install PostgreSQL or set VAULTD_TEST_PG",
+    )?;
+    cluster.init(TEST_PG_USER, TEST_PG_PASSWORD)?;
+    // Speed over durability: the data is thrown away.
+    let started = cluster.start(
+        TEST_PG_PORT,
+        &[
+            "max_connections=300",
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+        ],
     );
-    let started = pg_command(&bin.join("pg_ctl"), as_postgres)
-        .arg("-D")
-        .arg(&data)
-        .arg("-l")
-        .arg(&log)
-        .args(["-w", "-t", "60", "-o", &options, "start"])
-        .output();
-    let started = check("pg_ctl start", started);
     // Whatever pg_ctl said, the proof is a connection.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -318,6 +288,7 @@ fn throwaway_cluster() -> Result<Server, String> {
             return Ok(server);
         }
         if Instant::now() > deadline {
+            let log = cluster.log();
             let tail = fs::read_to_string(&log).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(20).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -328,85 +299,6 @@ fn throwaway_cluster() -> Result<Server, String> {
             ));
         }
         sleep(Duration::from_millis(200));
-    }
-}
-
-/// The `bin` directory of the newest PostgreSQL under /usr/lib/postgresql,
-/// else the directory on PATH that has `initdb` and `pg_ctl`.
-fn find_bin_dir() -> Option<PathBuf> {
-    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    let mut versions: Vec<(Vec<u32>, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let version = name
-                .split('.')
-                .map(|part| part.parse::<u32>().ok())
-                .collect::<Option<Vec<u32>>>()?;
-            let bin = entry.path().join("bin");
-            has_tools(&bin).then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Some(bin);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?).find(|dir| has_tools(dir))
-}
-
-fn running_as_root() -> bool {
-    // The effective uid is the second number of the `Uid:` line.
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if let Some(line) = status.lines().find(|l| l.starts_with("Uid:")) {
-        return line.split_whitespace().nth(2) == Some("0");
-    }
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
-}
-
-/// A PostgreSQL tool, run as the `postgres` user when we are root (the server
-/// refuses to run as root).
-fn pg_command(tool: &Path, as_postgres: bool) -> Command {
-    let mut command = if as_postgres {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(tool);
-        c
-    } else {
-        Command::new(tool)
-    };
-    // The postgres user may not be allowed into our working directory.
-    command.current_dir(TEST_PG_DIR).stdin(Stdio::null());
-    command
-}
-
-fn command_ok(command: &mut Command) -> bool {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run(command: &mut Command) -> Result<(), String> {
-    let what = format!("{command:?}");
-    check(&what, command.stdin(Stdio::null()).output())
-}
-
-fn check(what: &str, output: std::io::Result<std::process::Output>) -> Result<(), String> {
-    match output {
-        Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => Err(format!(
-            "{what} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )),
-        Err(e) => Err(format!("cannot run {what}: {e}")),
     }
 }
 

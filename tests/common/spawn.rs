@@ -1,12 +1,10 @@
-//! Child processes of the tests: a vaultd waited for until it listens, and a
-//! client (`vault`, `node`) run to its end with a deadline.
+//! Child processes of the tests: a vaultd waited for until it listens
+//! (`listen.rs`), and a client (`vault`, `node`) run to its end with a
+//! deadline.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStderr, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -22,83 +20,8 @@ pub fn vaultd_command(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// A vaultd that printed its `listening on` line.
-pub struct Listening {
-    pub child: Child,
-    pub addr: SocketAddr,
-    /// Everything it wrote on stderr (the access log among it), kept up to
-    /// date by a reader thread.
-    pub log: Arc<Mutex<String>>,
-}
-
-/// A vaultd that did not print its `listening on` line.
-#[derive(Debug)]
-pub struct Refused {
-    /// Its exit status; `None` when it hung and was killed.
-    pub status: Option<std::process::ExitStatus>,
-    /// Everything it wrote on stderr.
-    pub log: String,
-}
-
-/// Spawns `cmd` (a vaultd) with stderr piped and waits up to 30 s for its
-/// `listening on` line. `Err` when it exits or hangs instead (it is killed
-/// then).
-pub fn spawn_listening(mut cmd: Command) -> Result<Listening, Refused> {
-    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("starting vaultd");
-    let log = Arc::new(Mutex::new(String::new()));
-    let listening = collect_log(child.stderr.take().unwrap(), log.clone());
-    match listening.recv_timeout(Duration::from_secs(30)) {
-        Ok(addr) => Ok(Listening {
-            child,
-            addr: addr.parse().unwrap(),
-            log,
-        }),
-        Err(why) => {
-            // Disconnected: stderr ended, so vaultd has exited (or is about to).
-            let exited = why == RecvTimeoutError::Disconnected;
-            if !exited {
-                let _ = child.kill();
-            }
-            let status = child.wait().ok().filter(|_| exited);
-            // The reader thread hangs up at the end of stderr: wait for it,
-            // so that the last lines (the reason) are in the log.
-            let _ = listening.recv_timeout(Duration::from_secs(5));
-            let text = log.lock().unwrap().clone();
-            Err(Refused { status, log: text })
-        }
-    }
-}
-
-/// Appends every stderr line to `log`, on a thread that runs to the end of
-/// stderr (so vaultd never blocks on a full pipe); sends the address of the
-/// first `listening on` line.
-fn collect_log(stderr: ChildStderr, log: Arc<Mutex<String>>) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(addr) = listening_addr(&line) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-            let mut log = log.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
-    rx
-}
-
-/// `127.0.0.1:PORT` of `vaultd: listening on http://127.0.0.1:PORT (…)`
-/// (or `https://`).
-fn listening_addr(line: &str) -> Option<&str> {
-    if !line.contains("listening on") {
-        return None;
-    }
-    line.split("://").nth(1)?.split_whitespace().next()
-}
+// Spawn-and-wait-for-listening, shared with the benchmarks.
+pub use super::listen::{Listening, Refused, spawn_listening};
 
 /// What one run of a client program did.
 #[derive(Debug)]
