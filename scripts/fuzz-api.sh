@@ -26,12 +26,17 @@
 # working) and /account/delete (the user is gone). Each runs first, in short
 # runs of its own with its own user and a fresh token: invalid bodies while the
 # token still works, then valid ones (the first success ends the token, and the
-# rest check the documented 401).
+# rest check the documented 401). /account/password/finish needs the
+# `registration_id` of an /account/password of the same user, so its valid run
+# includes /account/password and follows the spec's link from one to the other.
 #
-# /login and /login/finish are throttled per client address (20 unfinished
-# logins → 429 for 15 minutes); fuzzing them counts failures, so 429 is an
-# expected, documented answer there, and every login the script needs happens
-# before. A last run trips the throttle on purpose and checks the 429 answers.
+# /login, /login/finish and /register are throttled per client address: every
+# unfinished login and every /register counts as a failure, and 20 within 15
+# minutes → 429 for all three (API.md 1.1). The script's own registrations and
+# logins come first (4 + 4: the logins succeed and are forgiven, the
+# registrations stay counted), so fuzzing cannot lock them out; after that,
+# 429 is an expected, documented answer on those three routes. A last run
+# trips the throttle on purpose and checks the 429 answers.
 #
 # Knobs (environment):
 #   VAULTD_BIN           vaultd binary (default target/release/vaultd)
@@ -144,6 +149,8 @@ token_of() { # token_of NAME → a fresh token on stdout
     json=$(opaque login "$1") || return 1
     node -e 'const t = JSON.parse(process.argv[1]).token; if (!t) process.exit(1); console.log(t)' "$json"
 }
+# Every registration the script needs, before any fuzzing: each /register
+# counts against this address in the login throttle (4 of its 20).
 for user in fuzz-main fuzz-logout fuzz-password fuzz-delete; do
     opaque register "$user" >/dev/null || die "registration of $user failed"
 done
@@ -203,7 +210,14 @@ for op in logout:fuzz-logout accountPasswordFinish:fuzz-password accountDelete:f
     token=$(token_of "${op#*:}") || die "login of ${op#*:} failed"
     run_st "${op%%:*}-negative" "$token" --include-operation-id "${op%%:*}" --data-generation-method negative \
         --stateful none --hypothesis-no-phases explicit
-    run_st "${op%%:*}" "$token" --include-operation-id "${op%%:*}" --data-generation-method positive --stateful none
+    if [[ ${op%%:*} == accountPasswordFinish ]]; then
+        # A valid finish needs a registration_id from /account/password: the
+        # link between the two (stateful phase) makes the success.
+        run_st "${op%%:*}" "$token" --include-operation-id accountPassword \
+            --include-operation-id accountPasswordFinish --data-generation-method positive --stateful links
+    else
+        run_st "${op%%:*}" "$token" --include-operation-id "${op%%:*}" --data-generation-method positive --stateful none
+    fi
 done
 # Everything else with one token that stays valid: valid data, with the
 # stateful phase along the spec's links (/add → /get, /change, /delete;
@@ -220,8 +234,8 @@ ALL_BUT_TOKEN_ENDERS=(
 run_st main "$token" --data-generation-method positive --stateful links "${ALL_BUT_TOKEN_ENDERS[@]}"
 run_st main-negative "$token" --data-generation-method negative --stateful none "${ALL_BUT_TOKEN_ENDERS[@]}"
 # Last, the throttled answers: 20 failed logins from this address (unknown
-# login ids), then /login and /login/finish must answer the documented 429
-# with Retry-After.
+# login ids), then /login, /login/finish and /register must answer the
+# documented 429 with Retry-After.
 unknown_login='{"login_id":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","credential_finalization":"AA"}'
 status=
 for _ in $(seq 25); do
@@ -231,7 +245,7 @@ for _ in $(seq 25); do
 done
 if [[ $status == 429 ]]; then
     run_st throttled "$token" --data-generation-method all --stateful none \
-        --include-operation-id login --include-operation-id loginFinish
+        --include-operation-id login --include-operation-id loginFinish --include-operation-id register
 else
     RESULTS+=("throttled: /login/finish never answered 429 after 25 failed logins (last: $status)")
     FAILED=1
