@@ -91,3 +91,44 @@ fn a_schema_1_database_is_refused_then_upgraded_with_everything_kept() {
     let (s, r) = server.post("/sync", Some(&token), &json!({"since": 0}));
     assert_eq!((s, r["seq"].as_i64()), (200, Some(0)));
 }
+
+/// The review's takeover across an upgrade: schema 1 could hand a deleted
+/// account's id out again, and did so for ids above the highest one left at
+/// the upgrade. A token issued by the schema-1 server for such an id (carol's,
+/// here deleted before the upgrade) never reads the account made later with
+/// that id.
+#[test]
+fn a_schema_1_token_never_reads_an_account_made_after_the_upgrade() {
+    use jwt_simple::prelude::*;
+    let dir = schema_1_dir();
+    let db = rusqlite::Connection::open(dir.0.join("vaultd.db")).unwrap();
+    db.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM users WHERE username = 'carol';")
+        .unwrap();
+    drop(db);
+    let jwt_key = std::fs::read_to_string(dir.0.join(".env")).unwrap();
+    let jwt_key = jwt_key
+        .lines()
+        .find_map(|l| l.strip_prefix("JWT_KEY="))
+        .unwrap()
+        .to_string();
+    let server = TestServer::start_in(Backend::Sqlite, dir, Options::default());
+    let newcomer = user_token(&server, "newcomer");
+    let (s, _) = server.post(
+        "/add",
+        Some(&newcomer),
+        &json!({"site": "s", "password": "p"}),
+    );
+    assert_eq!(s, 201);
+    // What the schema-1 server issued to carol: only the documented claims.
+    let key = HS256Key::from_bytes(jwt_key.as_bytes());
+    let claims =
+        Claims::with_custom_claims(json!({"rev": 0}), Duration::from_secs(3600)).with_subject(2);
+    let old = key.authenticate(claims).unwrap();
+    let (s, _) = server.post("/get", Some(&old), &json!({}));
+    assert_eq!(
+        s, 401,
+        "a schema-1 token read the account made after the upgrade"
+    );
+    let (s, _) = server.post("/get", Some(&newcomer), &json!({}));
+    assert_eq!(s, 200);
+}

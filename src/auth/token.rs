@@ -54,7 +54,11 @@ impl Session {
     /// Whether the token is current for the account stored under its id:
     /// not revoked, and issued for that very account.
     pub fn matches(&self, state: &crate::store::TokenState) -> bool {
-        self.rev == state.rev && self.account.is_none_or(|a| a == state.created_at)
+        let account = match self.account {
+            Some(created_at) => created_at == state.created_at,
+            None => !state.bound_only,
+        };
+        self.rev == state.rev && account
     }
 }
 
@@ -273,7 +277,11 @@ mod tests {
     #[test]
     fn a_token_is_bound_to_the_account_it_was_issued_for() {
         let keys = TokenKeys::new(&[3u8; 40], 3600);
-        let state = |rev, created_at| crate::store::TokenState { rev, created_at };
+        let state = |rev, created_at| crate::store::TokenState {
+            rev,
+            created_at,
+            bound_only: false,
+        };
         let bound = keys
             .verify(&keys.issue_for_account(4, 0, 1000).unwrap())
             .unwrap();
@@ -283,6 +291,16 @@ mod tests {
         assert!(!bound.matches(&state(1, 1000)));
         let plain = keys.verify(&keys.issue(4, 0).unwrap()).unwrap();
         assert!(plain.matches(&state(0, 5)));
+        // An account made after an upgrade from schema 1 takes bound tokens only.
+        let after_upgrade = crate::store::TokenState {
+            bound_only: true,
+            ..state(0, 5)
+        };
+        assert!(!plain.matches(&after_upgrade));
+        let bound = keys
+            .verify(&keys.issue_for_account(4, 0, 5).unwrap())
+            .unwrap();
+        assert!(bound.matches(&after_upgrade));
     }
 
     #[test]

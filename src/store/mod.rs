@@ -94,6 +94,10 @@ pub struct User {
 pub struct TokenState {
     pub rev: i64,
     pub created_at: i64,
+    /// Only tokens that carry `created_at` are this account's: it was made
+    /// after an upgrade from schema 1, whose tokens name accounts by id and
+    /// `rev` alone (and SQLite may have given its id out before).
+    pub bound_only: bool,
 }
 
 /// A new account, as `/register/finish` asks for it.

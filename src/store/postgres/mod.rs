@@ -414,6 +414,7 @@ impl Store for PostgresStore {
                     Ok(TokenState {
                         rev: col(&row, 0)?,
                         created_at: col(&row, 1)?,
+                        bound_only: col(&row, 2)?,
                     })
                 })
                 .transpose()

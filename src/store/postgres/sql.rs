@@ -82,7 +82,9 @@ pub(super) const SQL_USER_BY_NAME: &str = concat!(
 );
 pub(super) const SQL_USER_BY_ID: &str =
     concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-pub(super) const SQL_TOKEN_STATE: &str = "SELECT rev, created_at FROM users WHERE id = $1";
+pub(super) const SQL_TOKEN_STATE: &str = "SELECT rev, created_at, created_at >= COALESCE(\
+     (SELECT value FROM vaultd_meta WHERE key = 'upgraded_from_1_at'), 9223372036854775807) \
+     FROM users WHERE id = $1";
 pub(super) const SQL_USER_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)";
 pub(super) const SQL_REVOKE: &str = "UPDATE users SET rev = rev + 1 WHERE id = $1 RETURNING rev";
 /// Takes this user's password-change registration and applies it, in one

@@ -17,3 +17,8 @@ ALTER TABLE entries ALTER COLUMN seq DROP DEFAULT;
 UPDATE users SET seq = (SELECT COUNT(*) FROM entries WHERE entries.user_id = users.id);
 -- End every token issued before the upgrade (everyone logs in once more).
 UPDATE users SET rev = rev + 1;
+-- An account made from now on accepts only tokens bound to it (the `acct`
+-- claim): see the SQLite step for why.
+INSERT INTO vaultd_meta (key, value)
+    VALUES ('upgraded_from_1_at', extract(epoch FROM now())::BIGINT)
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;

@@ -322,14 +322,20 @@ impl Store for SqliteStore {
 
     fn token_state(&self, id: i64) -> StoreResult<Option<TokenState>> {
         self.read(|conn| {
-            conn.prepare_cached("SELECT rev, created_at FROM users WHERE id = ?1")?
-                .query_row([id], |row| {
-                    Ok(TokenState {
-                        rev: row.get(0)?,
-                        created_at: row.get(1)?,
-                    })
+            conn.prepare_cached(
+                "SELECT rev, created_at, created_at >= COALESCE(
+                     (SELECT value FROM vaultd_meta WHERE key = 'upgraded_from_1_at'),
+                     9223372036854775807)
+                 FROM users WHERE id = ?1",
+            )?
+            .query_row([id], |row| {
+                Ok(TokenState {
+                    rev: row.get(0)?,
+                    created_at: row.get(1)?,
+                    bound_only: row.get(2)?,
                 })
-                .optional()
+            })
+            .optional()
         })
     }
 

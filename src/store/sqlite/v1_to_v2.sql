@@ -30,3 +30,7 @@ UPDATE entries SET seq = (
 -- all (everyone logs in once more), so that none can match an account made
 -- later under an id that schema 1 had handed out before.
 UPDATE users SET rev = rev + 1;
+-- Ids deleted under schema 1 above the highest one kept can be handed out
+-- again once: an account made from now on accepts only tokens bound to it
+-- (the `acct` claim), never a schema-1 token that names its id.
+INSERT OR REPLACE INTO vaultd_meta (key, value) VALUES ('upgraded_from_1_at', CAST(strftime('%s', 'now') AS INTEGER));
