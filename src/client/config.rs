@@ -27,6 +27,9 @@ pub struct Profile {
     pub server: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
+    /// `vault --strict` for this profile.
+    #[serde(default)]
+    pub strict: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,7 +112,8 @@ mod tests {
             load_profile(&path, "work", true).unwrap(),
             Profile {
                 server: Some("http://b:2".into()),
-                username: Some("bob".into())
+                username: Some("bob".into()),
+                strict: None,
             }
         );
         assert_eq!(
