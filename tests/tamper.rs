@@ -338,13 +338,25 @@ fn every_tampering_is_caught(backend: Backend) {
         out.stderr.contains("run `vault verify --reseal`"),
         "{out:#?}"
     );
+    // A write over a vault that failed the check goes on with a warning
+    // but seals nothing over it: the failure stays visible. Under --strict
+    // nothing is written.
+    let out = d.input(&["add", "e.example"], "pw of e").ok();
+    assert!(
+        out.stderr
+            .starts_with("vault: warning: an entry was changed"),
+        "{out:#?}"
+    );
+    caught(&d, "1 entry is in the vault that its manifest");
+    d.run(&["--strict", "rm", "e.example"])
+        .fails(4, "1 entry is in the vault that its manifest");
     let out = d.run(&["verify", "--reseal"]).ok();
     assert!(
         out.stderr
-            .starts_with("sealed a fresh manifest over 3 entries"),
+            .starts_with("sealed a fresh manifest over 4 entries"),
         "{out:#?}"
     );
-    verifies(&d, 3);
+    verifies(&d, 4);
     // Nothing secret in the state file; 0600 in a 0700 directory.
     state_file_is_private(&d, &server, "tina");
 }

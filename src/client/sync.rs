@@ -528,3 +528,7 @@ impl StateFile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;
