@@ -1,8 +1,9 @@
 //! The client's settings: flags > environment > profile file > defaults.
 //!
 //! The profile file is `$XDG_CONFIG_HOME/vault/config.json`, else
-//! `~/.config/vault/config.json`, and holds only a server URL and a username
-//! per profile, never a secret:
+//! `~/.config/vault/config.json`, and holds only a server URL, a username
+//! and optionally `"strict": true` (see `vault --strict`) per profile, never
+//! a secret:
 //!
 //! ```json
 //! {"profiles": {"default": {"server": "http://pi.lan:8080", "username": "alice"},
