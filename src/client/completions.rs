@@ -32,7 +32,7 @@ _vault() {
         --format) COMPREPLY=($(compgen -W "json bitwarden-csv keepassxc-csv" -- "$cur")); return 0 ;;
     esac
     case "$cmd" in
-        "") opts="register add get ls edit rm generate passwd export import logout unregister completions --server --username --profile --ca-file --help" ;;
+        "") opts="register add get ls edit rm generate passwd export import logout unregister verify completions --server --username --profile --ca-file --strict --help" ;;
         register) opts="--invite" ;;
         add) opts="--username --generate --length --no-symbols" ;;
         get) opts="--field --json" ;;
@@ -40,6 +40,7 @@ _vault() {
         edit) opts="--username --generate --length --no-symbols --password-stdin" ;;
         generate) opts="--length --no-symbols" ;;
         unregister) opts="--yes" ;;
+        verify) opts="--reseal" ;;
         import)
             if [[ "$cur" != -* ]]; then
                 COMPREPLY=($(compgen -f -- "$cur")); return 0
@@ -63,6 +64,7 @@ _vault() {
         '--username[account name]:username:' \
         '--profile[profile of the config file]:profile:' \
         '--ca-file[PEM certificate to trust]:file:_files' \
+        '--strict[exit 4 when the vault does not match its manifest]' \
         '--help[show help]' \
         '1:command:->command' \
         '*::arg:->args'
@@ -82,6 +84,7 @@ _vault() {
                 'import:import entries from a file'
                 'logout:end every session'
                 'unregister:delete the account and every entry'
+                'verify:check the vault against its manifest'
                 'completions:print a shell completion script'
             )
             _describe 'command' cmds
@@ -96,6 +99,7 @@ _vault() {
                 rm) _arguments '1:site:' ;;
                 generate) _arguments '--length[length]:length:' '--no-symbols[letters and digits only]' ;;
                 unregister) _arguments '--yes[confirm the deletion]' ;;
+                verify) _arguments '--reseal[seal a fresh manifest over the vault as it is]' ;;
                 import) _arguments '1:file:_files' '--format[file format]:format:(json bitwarden-csv keepassxc-csv)' ;;
                 completions) _arguments '1:shell:(bash zsh fish)' ;;
             esac
@@ -106,12 +110,13 @@ _vault "$@"
 "#;
 
 const FISH: &str = r#"# fish completion for vault: save it as ~/.config/fish/completions/vault.fish
-set -l cmds register add get ls edit rm generate passwd export import logout unregister completions
+set -l cmds register add get ls edit rm generate passwd export import logout unregister verify completions
 complete -c vault -f
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l server -r -d 'server URL'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l username -r -d 'account name'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l profile -r -d 'profile of the config file'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l ca-file -r -F -d 'PEM certificate to trust'
+complete -c vault -n "not __fish_seen_subcommand_from $cmds" -l strict -d 'exit 4 on a manifest mismatch'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a register -d 'create an account'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a add -d 'add an entry'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a get -d 'print a password or username'
@@ -124,6 +129,7 @@ complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a export -d 'print
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a import -d 'import entries from a file'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a logout -d 'end every session'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a unregister -d 'delete the account'
+complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a verify -d 'check the vault against its manifest'
 complete -c vault -n "not __fish_seen_subcommand_from $cmds" -a completions -d 'print a completion script'
 complete -c vault -n "__fish_seen_subcommand_from register" -l invite -r -d 'invite code'
 complete -c vault -n "__fish_seen_subcommand_from add edit" -l username -r -d 'entry username'
@@ -136,6 +142,7 @@ complete -c vault -n "__fish_seen_subcommand_from get ls" -l json -d 'print JSON
 complete -c vault -n "__fish_seen_subcommand_from import" -F
 complete -c vault -n "__fish_seen_subcommand_from import" -l format -x -a 'json bitwarden-csv keepassxc-csv' -d 'file format'
 complete -c vault -n "__fish_seen_subcommand_from unregister" -l yes -d 'confirm the deletion'
+complete -c vault -n "__fish_seen_subcommand_from verify" -l reseal -d 'seal a fresh manifest'
 complete -c vault -n "__fish_seen_subcommand_from completions" -x -a 'bash zsh fish'
 "#;
 
@@ -158,6 +165,7 @@ mod tests {
                 "import",
                 "logout",
                 "unregister",
+                "verify",
                 "completions",
             ] {
                 assert!(s.contains(cmd), "{shell} lacks {cmd}");

@@ -1,8 +1,9 @@
 //! The client's settings: flags > environment > profile file > defaults.
 //!
 //! The profile file is `$XDG_CONFIG_HOME/vault/config.json`, else
-//! `~/.config/vault/config.json`, and holds only a server URL and a username
-//! per profile, never a secret:
+//! `~/.config/vault/config.json`, and holds only a server URL, a username
+//! and optionally `"strict": true` (see `vault --strict`) per profile, never
+//! a secret:
 //!
 //! ```json
 //! {"profiles": {"default": {"server": "http://pi.lan:8080", "username": "alice"},
@@ -27,6 +28,9 @@ pub struct Profile {
     pub server: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
+    /// `vault --strict` for this profile.
+    #[serde(default)]
+    pub strict: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,7 +113,8 @@ mod tests {
             load_profile(&path, "work", true).unwrap(),
             Profile {
                 server: Some("http://b:2".into()),
-                username: Some("bob".into())
+                username: Some("bob".into()),
+                strict: None,
             }
         );
         assert_eq!(

@@ -73,6 +73,8 @@ pub enum Error {
     Api(ApiError),
     /// The device's sync state file (see [`sync::StateFile`]) cannot be used.
     State(String),
+    /// The vault does not match its manifest, and the session is strict.
+    Unverified(manifest::Mismatch),
 }
 
 impl std::fmt::Display for Error {
@@ -134,6 +136,7 @@ impl std::fmt::Display for Error {
             Error::Opaque(e) => write!(f, "{e}"),
             Error::Api(e) => write!(f, "{e}"),
             Error::State(m) => write!(f, "{m}; fix or remove that file"),
+            Error::Unverified(m) => write!(f, "{m}"),
         }
     }
 }
@@ -141,10 +144,12 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl Error {
-    /// The CLI's exit code: 3 for no such site, 1 for everything else.
+    /// The CLI's exit code: 3 for no such site, 4 for a vault that does not
+    /// match its manifest, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::NoSuchSite(_) => 3,
+            Error::Unverified(_) => 4,
             _ => 1,
         }
     }

@@ -35,7 +35,14 @@ struct Inner {
     snapshot: Option<Snapshot>,
     /// `Some(None)`: keep no state file; `None`: the default one.
     state_file: Option<Option<PathBuf>>,
+    /// A mismatch fails every read and write ([`Error::Unverified`]).
+    strict: bool,
+    /// Otherwise each new mismatch goes here, once.
+    warn: Option<Warn>,
+    reported: Option<Mismatch>,
 }
+
+type Warn = Box<dyn Fn(&Mismatch) + Send>;
 
 struct Snapshot {
     seq: i64,
@@ -143,30 +150,64 @@ impl Session {
         })
     }
 
-    /// Every entry of the snapshot, in `site` byte order (syncing first if
-    /// this session has none).
+    /// Under `strict`, reads and writes of a vault that does not match its
+    /// manifest fail with [`Error::Unverified`]; otherwise they go on, and
+    /// each new mismatch is handed to the [`on_warning`](Self::on_warning)
+    /// function.
+    pub fn set_strict(&self, strict: bool) {
+        self.sync_state().strict = strict;
+    }
+
+    /// What to do with a mismatch when not strict (the CLI prints it).
+    pub fn on_warning(&self, warn: impl Fn(&Mismatch) + Send + 'static) {
+        self.sync_state().warn = Some(Box::new(warn));
+    }
+
+    /// Syncs and applies the policy above (the CLI's check before a command).
+    pub fn guard(&self) -> Result<(), Error> {
+        let mut inner = self.sync_state();
+        self.resync(&mut inner)?;
+        police(&mut inner)
+    }
+
+    /// Every entry, in `site` byte order, from a snapshot synced and checked
+    /// now (a delta from the last one).
     pub(super) fn synced_entries(&self) -> Result<Vec<WireEntry>, Error> {
         let mut inner = self.sync_state();
-        let snap = self.ensure(&mut inner)?;
+        self.resync(&mut inner)?;
+        police(&mut inner)?;
+        let snap = inner.snapshot.as_ref().expect("resync leaves a snapshot");
         Ok(snap.entries.values().cloned().collect())
     }
 
-    /// The entry of wire `site` in the snapshot.
+    /// The entry of wire `site`, as [`synced_entries`](Self::synced_entries).
     pub(super) fn synced_entry(&self, site: &str) -> Result<Option<WireEntry>, Error> {
         let mut inner = self.sync_state();
-        let snap = self.ensure(&mut inner)?;
+        self.resync(&mut inner)?;
+        police(&mut inner)?;
+        let snap = inner.snapshot.as_ref().expect("resync leaves a snapshot");
         Ok(snap.entries.get(site).cloned())
     }
 
-    fn ensure<'a>(&self, inner: &'a mut Inner) -> Result<&'a Snapshot, Error> {
+    /// The snapshot a write builds on: the last one (a stale one costs a
+    /// `409` and a sync), or a fresh one.
+    fn ensure<'a>(&self, inner: &'a mut Inner, force: bool) -> Result<&'a Snapshot, Error> {
         if inner.snapshot.is_none() {
             self.resync(inner)?;
+            if !force {
+                police(inner)?;
+            }
         }
         Ok(inner.snapshot.as_ref().expect("resync leaves a snapshot"))
     }
 
-    /// `/sync` since the snapshot's seq (or 0), applied and checked.
+    /// `/sync` since the snapshot's seq, applied and checked. Only a
+    /// verified snapshot is a base for a delta: after a mismatch everything
+    /// is fetched again, so a repaired vault verifies again.
     fn resync(&self, inner: &mut Inner) -> Result<(), Error> {
+        if inner.snapshot.as_ref().is_some_and(|s| s.verdict.is_err()) {
+            inner.snapshot = None;
+        }
         let since = inner.snapshot.as_ref().map_or(0, |s| s.seq);
         let answer = self.api.sync(&self.token, since).map_err(authed)?;
         let mut entries = inner.snapshot.take().map(|s| s.entries).unwrap_or_default();
@@ -210,7 +251,7 @@ impl Session {
         let mut inner = self.sync_state();
         let key = ManifestKey::of(&self.key);
         for _ in 0..MAX_ATTEMPTS {
-            let snap = self.ensure(&mut inner)?;
+            let snap = self.ensure(&mut inner, force)?;
             let base = snap.seq;
             let endorse = force || snap.endorsable();
             let sealed = if endorse {
@@ -230,6 +271,9 @@ impl Session {
                 }
                 Err(ApiError::Conflict { message }) => {
                     self.resync(&mut inner)?;
+                    if !force {
+                        police(&mut inner)?;
+                    }
                     let now = inner.snapshot.as_ref().map_or(base, |s| s.seq);
                     if now == base {
                         // Not about base_seq: the site exists, or the
@@ -296,9 +340,13 @@ impl Session {
     /// empty vault gets an entry added and deleted again. Returns the new
     /// `seq` (0: a vault never written needs no manifest).
     pub fn reseal(&self) -> Result<i64, Error> {
-        self.sync_state().snapshot = None;
-        let first = self.synced_entries()?.into_iter().next();
-        let seq = self.check()?.seq;
+        let (first, seq) = {
+            let mut inner = self.sync_state();
+            inner.snapshot = None;
+            self.resync(&mut inner)?;
+            let snap = inner.snapshot.as_ref().expect("resync leaves a snapshot");
+            (snap.entries.values().next().cloned(), snap.seq)
+        };
         let Some(first) = first else {
             if seq == 0 {
                 return Ok(0);
@@ -323,6 +371,24 @@ impl Session {
         };
         Ok(self.write_with(&Write::Change(&change), true)?.seq)
     }
+}
+
+/// Fails under strict, or warns once, for a snapshot that did not verify.
+fn police(inner: &mut Inner) -> Result<(), Error> {
+    let Some(Err(m)) = inner.snapshot.as_ref().map(|s| &s.verdict) else {
+        return Ok(());
+    };
+    let m = m.clone();
+    if inner.strict {
+        return Err(Error::Unverified(m));
+    }
+    if inner.reported.as_ref() != Some(&m) {
+        if let Some(warn) = &inner.warn {
+            warn(&m);
+        }
+        inner.reported = Some(m);
+    }
+    Ok(())
 }
 
 fn site_of<'a>(write: &'a Write<'_>) -> &'a str {
@@ -462,3 +528,7 @@ impl StateFile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;

@@ -24,6 +24,10 @@ pub struct Args {
     /// certificate (env VAULT_CA_FILE)
     #[argh(option)]
     pub ca_file: Option<std::path::PathBuf>,
+    /// stop with exit 4 when the vault does not match its manifest, instead
+    /// of warning (env VAULT_STRICT=1, or "strict": true in the profile)
+    #[argh(switch)]
+    pub strict: bool,
     #[argh(subcommand)]
     pub command: Command,
 }
@@ -43,6 +47,7 @@ pub enum Command {
     Import(Import),
     Logout(Logout),
     Unregister(Unregister),
+    Verify(Verify),
     Completions(Completions),
 }
 
@@ -183,6 +188,17 @@ pub struct Unregister {
     /// confirm: without it nothing is deleted
     #[argh(switch)]
     pub yes: bool,
+}
+
+/// check the vault against its manifest: exit 0 when it matches, 4 (one
+/// line saying what is wrong) when not
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "verify")]
+pub struct Verify {
+    /// seal a fresh manifest over the vault as it is now, once you have
+    /// checked that its entries are right
+    #[argh(switch)]
+    pub reseal: bool,
 }
 
 /// print a completion script: bash, zsh or fish

@@ -22,6 +22,8 @@ pub struct Ctx {
     pub server: String,
     pub username: Option<String>,
     pub ca_file: Option<std::path::PathBuf>,
+    /// A vault that does not match its manifest stops the command (exit 4).
+    pub strict: bool,
 }
 
 impl Ctx {
@@ -48,6 +50,9 @@ impl Ctx {
                 .ca_file
                 .clone()
                 .or_else(|| env("VAULT_CA_FILE").map(Into::into)),
+            strict: args.strict
+                || env("VAULT_STRICT").is_some_and(|v| v == "1")
+                || profile.strict == Some(true),
         })
     }
 
@@ -109,7 +114,7 @@ pub fn add(ctx: &Ctx, a: Add) -> Res {
         from_stdin: false,
     };
     let password = source.read(&a.site)?;
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     let username = a.username.as_deref().filter(|u| !u.is_empty());
     session.add(&a.site, username, &password)?;
     eprintln!("added {}", a.site.trim());
@@ -123,7 +128,7 @@ pub fn get(ctx: &Ctx, g: Get) -> Res {
             g.field
         )));
     }
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     let entry = session.get(&g.site)?;
     if g.json {
         return print_entry_json(&Zeroizing::new(json_line(&EntryJson::of(&entry))));
@@ -137,7 +142,7 @@ pub fn get(ctx: &Ctx, g: Get) -> Res {
 }
 
 pub fn ls(ctx: &Ctx, l: Ls) -> Res {
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     let listing = session.list()?;
     if l.json {
         let items: Vec<_> = listing.entries.iter().map(SummaryJson::of).collect();
@@ -179,7 +184,7 @@ pub fn edit(ctx: &Ctx, e: EditCmd) -> Res {
     } else {
         None
     };
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     let edit = Edit {
         username: e.username.map(|u| Some(u).filter(|u| !u.is_empty())),
         password,
@@ -190,7 +195,7 @@ pub fn edit(ctx: &Ctx, e: EditCmd) -> Res {
 }
 
 pub fn rm(ctx: &Ctx, r: Rm) -> Res {
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     session.remove(&r.site)?;
     eprintln!("removed {}", r.site.trim());
     Ok(())
@@ -222,7 +227,7 @@ pub fn unregister(ctx: &Ctx, u: Unregister) -> Res {
 }
 
 pub fn export(ctx: &Ctx, _: Export) -> Res {
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     let json = session.export()?;
     eprintln!(
         "warning: this export holds every password in plain text; keep it safe and delete it when done"
@@ -249,7 +254,7 @@ pub fn import(ctx: &Ctx, i: Import) -> Res {
     let (rows, mut problems) = import::parse(format, &text)
         .map_err(|e| Fail::Msg(format!("cannot import {file}: {e}")))?;
     let total = rows.len() + problems.len();
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     let tty = std::io::stderr().is_terminal();
     let report = session.import(&rows, |done, n| {
         if tty {
@@ -281,5 +286,39 @@ pub fn logout(ctx: &Ctx, _: Logout) -> Res {
     let session = ctx.login()?;
     session.logout()?;
     eprintln!("every session has ended");
+    Ok(())
+}
+
+impl Ctx {
+    /// Logs in and checks the vault against its manifest: a mismatch is a
+    /// warning on stderr, or exit 4 under `--strict`. The session's reads
+    /// come from the snapshot checked here.
+    fn open_vault(&self) -> Res<Session> {
+        let session = self.login()?;
+        session.set_strict(self.strict);
+        session.on_warning(|m| eprintln!("vault: warning: {m}"));
+        session.guard()?;
+        Ok(session)
+    }
+}
+
+pub fn verify(ctx: &Ctx, v: Verify) -> Res {
+    let session = ctx.login()?;
+    let verdict = session.check()?;
+    if v.reseal {
+        let seq = session.reseal()?;
+        eprintln!(
+            "sealed a fresh manifest over {} entries at seq {seq}",
+            verdict.entries
+        );
+        return Ok(());
+    }
+    if let Some(m) = verdict.mismatch {
+        return Err(Fail::Client(client::Error::Unverified(m)));
+    }
+    eprintln!(
+        "the vault matches its manifest: {} entries at seq {}",
+        verdict.entries, verdict.seq
+    );
     Ok(())
 }

@@ -4,7 +4,10 @@
 //! dispatches.
 //!
 //! Exit codes: 0 success; 1 error (one line on stderr saying what to do);
-//! 2 usage; 3 no such site.
+//! 2 usage; 3 no such site; 4 the vault does not match its manifest (`vault
+//! verify`, or any command under `--strict`: entries missing, changed or
+//! added, the vault older than this device last saw, the manifest missing or
+//! not opening).
 
 mod args;
 mod commands;
@@ -26,7 +29,7 @@ pub enum Fail {
     Usage(String),
     /// Exit 1.
     Msg(String),
-    /// Exit 1 or 3.
+    /// Exit 1, 3 or 4.
     Client(client::Error),
 }
 
@@ -57,6 +60,7 @@ fn run(args: Args) -> Res {
         Command::Export(e) => commands::export(&ctx, e),
         Command::Import(i) => commands::import(&ctx, i),
         Command::Logout(l) => commands::logout(&ctx, l),
+        Command::Verify(v) => commands::verify(&ctx, v),
     }
 }
 
