@@ -20,6 +20,7 @@ let lastActivity = Date.now();
 let lastUsername = '';
 
 function show(view) {
+  document.getElementById('top').hidden = !api.isUnlocked();
   current?.close?.();
   current = view;
   root.replaceChildren(view.node);
@@ -62,8 +63,6 @@ function showList() {
   show(listView(vault, {
     open: showEntry,
     add: () => showEditor(null),
-    lock: () => api.lock('locked'),
-    logout: () => api.logout().catch(() => {}),
     account: showAccount,
     trash: showTrash,
     search: (q) => (vault.query = q),
@@ -174,6 +173,10 @@ document.addEventListener('keydown', (e) => {
     showList();
   }
 });
+
+// Lock and Log out stay on screen in every view of the open vault.
+document.getElementById('lock').addEventListener('click', () => api.lock('locked'));
+document.getElementById('logout').addEventListener('click', () => api.logout().catch(() => {}));
 
 showInsecureBanner();
 warmUp();

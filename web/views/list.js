@@ -10,7 +10,7 @@ export function itemLabel(e) {
 
 /**
  * `vault` is {entries, unreadable, query}; `actions` has open(entry), add(),
- * lock(), logout(), account(), trash() and search(query) (to keep the query).
+ * account(), trash(), back() and search(query) (to keep the query).
  */
 export function listView(vault, actions, { title = 'Vault', trash = false } = {}) {
   const shown = vault.entries
@@ -78,9 +78,7 @@ export function listView(vault, actions, { title = 'Vault', trash = false } = {}
     : h('div', { class: 'bar' },
       h('button', { type: 'button', class: 'primary', onclick: () => actions.add() }, 'New entry'),
       actions.trash && h('button', { type: 'button', onclick: () => actions.trash() }, 'Trash'),
-      h('button', { type: 'button', onclick: () => actions.account() }, 'Account'),
-      h('button', { type: 'button', onclick: () => actions.lock() }, 'Lock'),
-      h('button', { type: 'button', onclick: () => actions.logout() }, 'Log out'));
+      h('button', { type: 'button', onclick: () => actions.account() }, 'Account'));
   const node = h('section', { class: 'vault' },
     h('h1', { tabindex: '-1' }, title),
     bar,
