@@ -57,6 +57,7 @@ async function unlocked() {
   vault.query = '';
   showManifestWarning(api.syncState());
   showList();
+  performance.mark('vault:list-shown');
 }
 
 function showList() {
@@ -80,6 +81,12 @@ function replace(old, saved) {
 }
 
 function showEntry(entry) {
+  try {
+    api.openSecret(entry);
+  } catch (e) {
+    current?.showError?.(e.message);
+    return;
+  }
   show(entryView(entry, {
     edit: showEditor,
     back: (e) => (e.trashed_at ? showTrash() : showList()),

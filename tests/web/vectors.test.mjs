@@ -49,6 +49,11 @@ test('the browser reproduces every test vector of CRYPTO.md', async () => {
     out.back = [back.format, back.password, back.name];
     // Unknown members survive a rewrite, after the known ones.
     const withExtra = en.readEntry(keys, { ...en.writeEntry(keys, { ...back, extra: { later: [1] }, extraSecret: { pin: 'x' } }), version: 1 });
+    // Read for the list: the password stays sealed until asked for.
+    const listed = en.readEntry(keys, { ...wire, version: 1 }, { secret: false });
+    out.lazy = [listed.password === undefined, en.openSecret(keys, listed).password];
+    const badSecret = en.readEntry(keys, { ...wire, password: en.writeEntry(keys, { ...back, name: 'other' }).password, version: 1 }, { secret: false });
+    try { en.openSecret(keys, badSecret); out.badSecret = 'opened'; } catch { out.badSecret = 'refused'; }
     out.extra = [JSON.stringify(withExtra.extra), JSON.stringify(withExtra.extraSecret)];
     // A blob moved to the other field, or to another entry, does not open.
     const swapped = { ...wire, username: wire.password, password: wire.username, version: 1 };
@@ -74,6 +79,8 @@ test('the browser reproduces every test vector of CRYPTO.md', async () => {
   assert.deepEqual(got.back, [2, 'hunter2', 'Cafe\u0301.Example']);
   assert.deepEqual(got.extra, ['{"later":[1]}', '{"pin":"x"}']);
   assert.equal(got.swap, 'refused');
+  assert.deepEqual(got.lazy, [true, 'hunter2']);
+  assert.equal(got.badSecret, 'refused');
   assert.equal(got.mixed, 'refused');
   assertClean(problems);
 });
