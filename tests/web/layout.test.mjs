@@ -89,3 +89,29 @@ test('keyboard alone: log in, search, open, back, add, lock', async () => {
   assert.equal(await page.evaluate(() => document.activeElement?.id === document.querySelector('label[for]')?.htmlFor || document.activeElement?.value), 'beta.example');
   assertClean(problems);
 });
+
+test('the generator: characters and passphrases', async () => {
+  const { page, problems } = await openPage(browser);
+  await createAccount(page, newName('gen'));
+  await page.getByRole('button', { name: 'New entry', exact: true }).click();
+  const password = page.getByLabel('Password', { exact: true });
+  await page.getByLabel('Length', { exact: true }).fill('32');
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  const chars = await password.inputValue();
+  assert.equal(chars.length, 32);
+  for (const set of [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/]) assert.match(chars, set);
+  await page.getByLabel('symbols').uncheck();
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  assert.match(await password.inputValue(), /^[A-Za-z0-9]{32}$/);
+  await page.getByLabel('Kind of password', { exact: true }).selectOption('words');
+  await page.getByLabel('Words', { exact: true }).fill('5');
+  await page.getByLabel('Separator', { exact: true }).fill('.');
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await page.waitForFunction(() => document.querySelector('input[autocomplete=new-password]').value.split('.').length === 5);
+  const words = (await password.inputValue()).split('.');
+  assert.ok(words.every((w) => /^[a-z-]+$/.test(w)), words.join(' '));
+  await page.getByLabel('Name', { exact: true }).fill('generated.example');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('button', { name: 'Edit', exact: true }).waitFor();
+  assertClean(problems);
+});
