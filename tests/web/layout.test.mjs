@@ -19,6 +19,15 @@ test('plain http from another host shows the banner; loopback does not', async (
     const other = await openPage(lan, { url: `http://vault.test:${process.env.VAULTD_PORT}/web/` });
     await other.page.getByText('This connection is not encrypted.').waitFor();
     await other.page.getByText('Anyone on the network could read or alter what is sent', { exact: false }).waitFor();
+    // Not a secure context, and everything still works: OPAQUE, the vault
+    // key, entries (only crypto.getRandomValues is needed), and copying the
+    // old way, which cannot clear the clipboard later, as the page says.
+    assert.equal(await other.page.evaluate(() => window.isSecureContext), false);
+    await createAccount(other.page, newName('lan'));
+    await addEntry(other.page, { Name: 'lan.example', Password: 'lan-pw' });
+    await other.page.getByRole('button', { name: 'Copy password', exact: true }).click();
+    await other.page.getByText('clear it yourself', { exact: false }).waitFor();
+    await other.page.getByRole('button', { name: 'Lock', exact: true }).click();
     await other.page.getByRole('link', { name: 'Set up HTTPS' }).click();
     await other.page.getByRole('heading', { name: 'Set up HTTPS' }).waitFor();
     assertClean(other.problems);
