@@ -176,7 +176,9 @@ setInterval(() => {
 }, 1000);
 
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && api.isUnlocked() && current && !current.node.classList.contains('vault')) {
+  // Not from the editor: Escape there would drop what was typed.
+  const stay = ['vault', 'editor'].some((c) => current?.node.classList.contains(c));
+  if (e.key === 'Escape' && api.isUnlocked() && current && !stay) {
     showList();
   }
 });
