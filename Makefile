@@ -11,8 +11,9 @@ run:
 	$(CARGO) run --release --bin vaultd -- --init-db
 
 # Every test: unit, store (SQLite and PostgreSQL), API over real HTTP, the
-# vault CLI end to end, and the @serenity-kit/opaque interoperability run
-# (its npm package is installed first when npm is present).
+# vault CLI end to end, the @serenity-kit/opaque interoperability run and
+# the web vault in Chromium (their npm packages are installed first when npm
+# is present).
 test: interop-deps
 	@tests/common/skipped.sh reset
 	@status=0; $(CARGO) test --all-targets || status=$$?; \
@@ -23,6 +24,12 @@ interop-deps:
 		cd tests/interop && $(NPM) ci --no-audit --no-fund --loglevel=error; \
 	else \
 		echo "npm not found: the serenity interoperability test will be skipped"; \
+	fi
+	@# The web vault's browser tests (tests/web.rs): playwright-core, pinned.
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		cd tests/web && $(NPM) ci --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the web vault's browser tests will be skipped"; \
 	fi
 
 build:

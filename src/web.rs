@@ -51,6 +51,7 @@ pub const FILES: &[Asset] = &[
     asset!("opaque.js"),
     asset!("worker.js"),
     asset!("generate.js"),
+    asset!("words.txt"),
     asset!("totp.js"),
     asset!("views/login.js"),
     asset!("views/list.js"),

@@ -20,6 +20,7 @@ let lastActivity = Date.now();
 let lastUsername = '';
 
 function show(view) {
+  document.getElementById('top').hidden = !api.isUnlocked();
   current?.close?.();
   current = view;
   root.replaceChildren(view.node);
@@ -56,14 +57,13 @@ async function unlocked() {
   vault.query = '';
   showManifestWarning(api.syncState());
   showList();
+  performance.mark('vault:list-shown');
 }
 
 function showList() {
   show(listView(vault, {
     open: showEntry,
     add: () => showEditor(null),
-    lock: () => api.lock('locked'),
-    logout: () => api.logout().catch(() => {}),
     account: showAccount,
     trash: showTrash,
     search: (q) => (vault.query = q),
@@ -81,6 +81,12 @@ function replace(old, saved) {
 }
 
 function showEntry(entry) {
+  try {
+    api.openSecret(entry);
+  } catch (e) {
+    current?.showError?.(e.message);
+    return;
+  }
   show(entryView(entry, {
     edit: showEditor,
     back: (e) => (e.trashed_at ? showTrash() : showList()),
@@ -170,10 +176,16 @@ setInterval(() => {
 }, 1000);
 
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && api.isUnlocked() && current && !current.node.classList.contains('vault')) {
+  // Not from the editor: Escape there would drop what was typed.
+  const stay = ['vault', 'editor'].some((c) => current?.node.classList.contains(c));
+  if (e.key === 'Escape' && api.isUnlocked() && current && !stay) {
     showList();
   }
 });
+
+// Lock and Log out stay on screen in every view of the open vault.
+document.getElementById('lock').addEventListener('click', () => api.lock('locked'));
+document.getElementById('logout').addEventListener('click', () => api.logout().catch(() => {}));
 
 showInsecureBanner();
 warmUp();

@@ -42,9 +42,28 @@ export function b64url(bytes) {
   return out;
 }
 
+// The browser's own decoder where it has one (several times faster on 2,000
+// entries); the same strict rules either way.
+const nativeFromBase64 = typeof Uint8Array.fromBase64 === 'function'
+  ? (text) => Uint8Array.fromBase64(text, { alphabet: 'base64url', lastChunkHandling: 'strict' })
+  : null;
+
 /** Strict: no padding, no other alphabet, no stray bits; throws otherwise. */
 export function unb64url(text) {
   if (typeof text !== 'string' || text.length % 4 === 1) throw new Error('not base64url');
+  if (nativeFromBase64) {
+    if (text.includes('=')) throw new Error('not base64url');
+    const pad = text.length % 4 === 0 ? '' : '='.repeat(4 - (text.length % 4));
+    try {
+      return nativeFromBase64(text + pad);
+    } catch {
+      throw new Error('not base64url');
+    }
+  }
+  return unb64urlJs(text);
+}
+
+export function unb64urlJs(text) {
   const out = new Uint8Array(Math.floor((text.length * 3) / 4));
   let bits = 0;
   let acc = 0;
@@ -98,11 +117,17 @@ export const normalise = (name) => trimName(name).toLowerCase().normalize('NFC')
 /** normalise_v1(): format 1's rule, without NFC (vault 0.1 hashed with it). */
 export const normaliseV1 = (name) => trimName(name).toLowerCase();
 
+// HMAC keyed with the site key, its key schedule done once per key: the
+// list checks 2,000 names at login.
+const keyedHmac = new WeakMap();
+
 /** The raw 32-byte site hash of a readable name (`v1`: format 1's rule). */
 export function siteHash(siteKey, name, v1 = false) {
   const n = v1 ? normaliseV1(name) : normalise(name);
   if (n === '') throw new Error('an entry needs a name');
-  return hmac(sha256, siteKey, utf8(n));
+  let base = keyedHmac.get(siteKey);
+  if (!base) keyedHmac.set(siteKey, (base = hmac.create(sha256, siteKey)));
+  return base.clone().update(utf8(n)).digest();
 }
 
 // --- sealed blobs ------------------------------------------------------------
@@ -116,22 +141,24 @@ export function seal(key, plaintext, aad, version, nonce = randomBytes(NONCE)) {
   return b64url(concat(Uint8Array.of(version), nonce, sealed));
 }
 
-/** The version byte of a blob, after the shape checks; throws if malformed. */
-export function blobVersion(blob) {
-  const raw = unb64url(blob);
+/** A blob's bytes after the shape checks (version 1 or 2); throws if malformed. */
+export function decodeBlob(blob) {
+  const raw = typeof blob === 'string' ? unb64url(blob) : blob;
   if (raw.length < MIN_BLOB) throw new Error('sealed value too short');
   if (raw[0] !== 1 && raw[0] !== 2) throw new Error('unknown sealed value version');
-  return raw[0];
+  return raw;
 }
 
+export const blobVersion = (blob) => decodeBlob(blob)[0];
+
 /**
- * The plaintext of a blob of version `version`, or an exception: nothing of
- * a failing blob is ever used. The version byte selects the AAD scheme, so
- * the caller says which one it built `aad` for.
+ * The plaintext of a blob (b64url text, or its bytes from decodeBlob) of
+ * version `version`, or an exception: nothing of a failing blob is ever
+ * used. The version byte selects the AAD scheme, so the caller says which
+ * one it built `aad` for.
  */
 export function open(key, blob, aad, version) {
-  const raw = unb64url(blob);
-  if (raw.length < MIN_BLOB) throw new Error('sealed value too short');
+  const raw = decodeBlob(blob);
   if (raw[0] !== version) throw new Error('unexpected sealed value version');
   return xchacha20poly1305(key, raw.subarray(1, 1 + NONCE), aad).decrypt(raw.subarray(1 + NONCE));
 }

@@ -43,7 +43,7 @@ function fromDoc(doc) {
   check(doc.v === 2, 'v');
   check(isStr(doc.type) && isStr(doc.name), 'type/name');
   const e = {};
-  for (const [k, def] of DOC) e[k] = k in doc ? doc[k] : structuredClone(def);
+  for (const [k, def] of DOC) e[k] = k in doc ? doc[k] : Array.isArray(def) ? [] : def;
   check(isStrOrNull(e.username) && isStrOrNull(e.notes) && isStrOrNull(e.totp), 'username/notes/totp');
   check(isStrOrNull(e.folder) && isStrOrNull(e.trashed_at), 'folder/trashed_at');
   check(Array.isArray(e.urls) && e.urls.every(isStr), 'urls');
@@ -81,33 +81,52 @@ const withoutPassword = (o = {}) => Object.fromEntries(Object.entries(o).filter(
  * A wire entry opened, after every check CRYPTO.md asks for; throws when any
  * fails (the caller counts the entry as unreadable).
  */
-export function readEntry(keys, wire) {
+export function readEntry(keys, wire, { secret = true } = {}) {
   const hash = c.unb64url(wire.site);
   if (hash.length !== 32) throw new Error('site is not a 32-byte hash');
   if (!isStr(wire.username)) throw new Error('entry without a sealed username');
-  const format = c.blobVersion(wire.username);
-  if (c.blobVersion(wire.password) !== format) throw new Error('the two fields of the entry differ in format');
+  const userBlob = c.decodeBlob(wire.username);
+  const passBlob = c.decodeBlob(wire.password);
+  const format = userBlob[0];
+  if (passBlob[0] !== format) throw new Error('the two fields of the entry differ in format');
   const openJson = (blob, field) => JSON.parse(c.fromUtf8(c.open(keys.vaultKey, blob, aad(format, hash, field), format)));
-  const meta = openJson(wire.username, 'username');
+  const meta = openJson(userBlob, 'username');
   let e;
   if (format === 1) {
     check(meta && isStr(meta.site) && isStrOrNull(meta.username ?? null), 'format 1 metadata');
-    const password = c.fromUtf8(c.open(keys.vaultKey, wire.password, aad(1, hash, 'password'), 1));
     e = fromDoc({ v: 2, type: 'login', name: meta.site, username: meta.username ?? null,
       created: wire.updated_at ?? '', updated: wire.updated_at ?? '' });
-    e.password = password;
-    e.extraSecret = {};
   } else {
     e = fromDoc(meta);
-    const secret = openJson(wire.password, 'password');
-    check(secret && isStr(secret.password), 'password');
-    e.password = secret.password;
-    e.extraSecret = withoutPassword(secret);
   }
   if (!c.equalBytes(c.siteHash(keys.siteKey, e.name, format === 1), hash)) {
     throw new Error('entry name does not match its site');
   }
-  return { ...e, format, site: wire.site, version: wire.version, updatedAt: wire.updated_at };
+  const entry = { ...e, format, site: wire.site, version: wire.version, updatedAt: wire.updated_at,
+    sealed: { hash, blob: passBlob }, password: undefined, extraSecret: undefined };
+  if (secret) openSecret(keys, entry);
+  return entry;
+}
+
+/**
+ * Opens the `password` field of an entry read with {secret: false}: the list
+ * needs only the documents, so at login 2,000 passwords stay sealed until
+ * their entry is opened. Throws (and leaves the entry sealed) if it fails.
+ */
+export function openSecret(keys, entry) {
+  if (entry.password !== undefined) return entry;
+  const { hash, blob } = entry.sealed;
+  const plain = c.fromUtf8(c.open(keys.vaultKey, blob, aad(entry.format, hash, 'password'), entry.format));
+  if (entry.format === 1) {
+    entry.password = plain;
+    entry.extraSecret = {};
+  } else {
+    const secret = JSON.parse(plain);
+    check(secret && isStr(secret.password), 'password');
+    entry.password = secret.password;
+    entry.extraSecret = withoutPassword(secret);
+  }
+  return entry;
 }
 
 function limits(e) {

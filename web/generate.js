@@ -35,3 +35,22 @@ export function generatePassphrase(list, { words = 6, separator = '-' } = {}) {
   if (!(words >= 3 && words <= 20)) throw new Error('a passphrase has 3 to 20 words');
   return Array.from({ length: words }, () => list[randomBelow(list.length)]).join(separator);
 }
+
+let words = null;
+
+/**
+ * The EFF long word list (7,776 words, about 12.9 bits each; by the
+ * Electronic Frontier Foundation, CC BY 3.0 US; the CLI embeds the same
+ * list), fetched from the server on first use only, so it adds nothing to
+ * the page's first load.
+ */
+export async function wordList() {
+  if (!words) {
+    const r = await fetch(new URL('./words.txt', import.meta.url), { credentials: 'omit' });
+    if (!r.ok) throw new Error('the word list did not load');
+    const list = (await r.text()).split('\n').map((w) => w.trim()).filter(Boolean);
+    if (list.length !== 7776) throw new Error('the word list is damaged');
+    words = list;
+  }
+  return words;
+}

@@ -1,7 +1,7 @@
 // Add or edit an entry (every member of entry format 2), with the
 // generator. Save, Delete and Generate are contract names (issue 17).
 import { h, field, alertBox } from '../dom.js';
-import { generatePassword } from '../generate.js';
+import { generatePassword, generatePassphrase, wordList } from '../generate.js';
 import { CARD, IDENTITY, TYPES } from '../entry.js';
 
 const TYPE_NAMES = { login: 'Login', note: 'Secure note', card: 'Card', identity: 'Identity' };
@@ -49,17 +49,34 @@ function passwordPart(value, alert) {
     show.setAttribute('aria-pressed', String(on));
   };
   show.addEventListener('click', () => setShown(pass.input.type === 'password'));
+  const kind = field('Kind of password', {}, 'select');
+  kind.input.append(h('option', { value: 'chars' }, 'Characters'), h('option', { value: 'words' }, 'Passphrase'));
   const length = field('Length', { type: 'number', min: 8, max: 128, value: '20', inputmode: 'numeric' });
   const sets = ['lower', 'upper', 'digits', 'symbols'].map((k) => {
     const box = h('input', { type: 'checkbox', checked: true });
     return { k, box, node: h('label', { class: 'check' }, box, ` ${k}`) };
   });
+  const count = field('Words', { type: 'number', min: 3, max: 20, value: '6', inputmode: 'numeric' });
+  const separator = field('Separator', { autocomplete: 'off', value: '-', maxlength: 3 });
+  const charsPart = h('div', { class: 'generator-part' }, length.row, ...sets.map((s) => s.node));
+  const wordsPart = h('div', { class: 'generator-part' }, count.row, separator.row);
+  const showKind = () => {
+    charsPart.hidden = kind.input.value !== 'chars';
+    wordsPart.hidden = kind.input.value !== 'words';
+  };
+  kind.input.addEventListener('change', showKind);
+  showKind();
   const generate = h('button', { type: 'button' }, 'Generate');
-  generate.addEventListener('click', () => {
+  generate.addEventListener('click', async () => {
     try {
-      const opts = { length: Number(length.input.value) };
-      for (const s of sets) opts[s.k] = s.box.checked;
-      pass.input.value = generatePassword(opts);
+      if (kind.input.value === 'words') {
+        pass.input.value = generatePassphrase(await wordList(),
+          { words: Number(count.input.value), separator: separator.input.value });
+      } else {
+        const opts = { length: Number(length.input.value) };
+        for (const s of sets) opts[s.k] = s.box.checked;
+        pass.input.value = generatePassword(opts);
+      }
       setShown(true);
       alert.show('');
     } catch (err) {
@@ -69,7 +86,7 @@ function passwordPart(value, alert) {
   return {
     input: pass.input,
     node: h('div', {}, pass.row, h('div', { class: 'bar' }, show, generate),
-      h('fieldset', { class: 'generator' }, h('legend', {}, 'Generator'), length.row, ...sets.map((s) => s.node))),
+      h('fieldset', { class: 'generator' }, h('legend', {}, 'Generator'), kind.row, charsPart, wordsPart)),
   };
 }
 

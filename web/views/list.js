@@ -1,31 +1,75 @@
 // The vault: every entry in a list, with instant search over names,
-// usernames, URLs and folders. The list items are built once; a keystroke
-// only shows and hides them, so searching 2,000 entries stays within a frame.
-import { h } from '../dom.js';
+// usernames, URLs and folders, fast enough for 2,000 entries (see below).
+import { h, alertBox } from '../dom.js';
 import { searchText } from '../entry.js';
 
 export function itemLabel(e) {
   return e.username ? `${e.name}, ${e.username}` : e.name;
 }
 
+/** Items shown at once; more as the user scrolls (or presses ArrowDown). */
+export const PAGE = 100;
+const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
+
 /**
  * `vault` is {entries, unreadable, query}; `actions` has open(entry), add(),
- * lock(), logout(), account(), trash() and search(query) (to keep the query).
+ * account(), trash(), back() and search(query) (to keep the query).
+ * Only the matching items are in the list, at most PAGE more at a time, and
+ * each is built the first time it is shown: a keystroke over 2,000 entries
+ * lays out a hundred items, not two thousand.
  */
 export function listView(vault, actions, { title = 'Vault', trash = false } = {}) {
   const shown = vault.entries
     .filter((e) => Boolean(e.trashed_at) === trash)
-    .sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }));
+    .sort((a, b) => collator.compare(a.name, b.name));
+  const items = shown.map((e) => ({ e, text: searchText(e), li: null, button: null }));
   const list = h('ul', { class: 'entries', 'aria-label': trash ? 'Trash' : 'Entries' });
-  const items = shown.map((e) => {
-    const button = h('button', { type: 'button', class: 'entry', onclick: () => actions.open(e) },
-      h('span', { class: 'name' }, e.name),
-      e.username ? h('span', { class: 'sub' }, e.username) : null);
-    const li = h('li', { 'aria-label': itemLabel(e) }, button);
-    list.append(li);
-    return { li, button, text: searchText(e), hidden: false };
-  });
+  const more = h('button', { type: 'button', class: 'link' }, 'Show more');
+  more.hidden = true;
+  let matches = [];
+  let rendered = 0;
+
+  function build(item) {
+    if (!item.li) {
+      const { e } = item;
+      item.button = h('button', { type: 'button', class: 'entry', onclick: () => actions.open(e) },
+        h('span', { class: 'name' }, e.name),
+        e.username ? h('span', { class: 'sub' }, e.username) : null);
+      item.li = h('li', { 'aria-label': itemLabel(e) }, item.button);
+    }
+    return item.li;
+  }
+
+  function renderMore() {
+    const next = matches.slice(rendered, rendered + PAGE);
+    list.append(...next.map(build));
+    rendered += next.length;
+    more.hidden = rendered >= matches.length;
+    more.textContent = `Show more (${matches.length - rendered} left)`;
+  }
+
   const count = h('p', { class: 'status', role: 'status' });
+  const alert = alertBox();
+  function filter(query) {
+    actions.search?.(query);
+    const q = query.trim().toLowerCase();
+    matches = q === '' ? items : items.filter((i) => i.text.includes(q));
+    rendered = 0;
+    list.replaceChildren();
+    renderMore();
+    const n = matches.length;
+    count.textContent = shown.length === 0
+      ? (trash ? 'The trash is empty.' : 'No entries yet: add one with New entry.')
+      : q === '' ? `${n} ${n === 1 ? 'entry' : 'entries'}` : `${n} of ${shown.length} match`;
+  }
+
+  more.addEventListener('click', renderMore);
+  // Scrolling near the end shows the next page by itself.
+  const observer = new IntersectionObserver((seen) => {
+    if (seen.some((s) => s.isIntersecting) && !more.hidden) renderMore();
+  }, { rootMargin: '400px' });
+  observer.observe(more);
+
   const search = h('input', {
     id: 'search', type: 'search', autocomplete: 'off', spellcheck: 'false',
     placeholder: 'Names, usernames, URLs, folders', value: vault.query ?? '',
@@ -34,42 +78,22 @@ export function listView(vault, actions, { title = 'Vault', trash = false } = {}
   search.addEventListener('keydown', (e) => {
     if (e.key === 'ArrowDown') {
       e.preventDefault();
-      visible()[0]?.button.focus();
+      matches[0]?.button?.focus();
     } else if (e.key === 'Enter') {
       e.preventDefault();
-      visible()[0]?.button.click();
+      matches[0]?.button?.click();
     }
   });
   list.addEventListener('keydown', (e) => {
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-    const v = visible();
-    const at = v.findIndex((i) => i.button === document.activeElement);
+    const at = matches.findIndex((i) => i.button && i.button === document.activeElement);
     if (at < 0) return;
     e.preventDefault();
-    if (e.key === 'ArrowUp' && at === 0) search.focus();
-    else v[Math.min(v.length - 1, Math.max(0, at + (e.key === 'ArrowDown' ? 1 : -1)))].button.focus();
+    if (e.key === 'ArrowUp' && at === 0) return search.focus();
+    const to = Math.min(matches.length - 1, Math.max(0, at + (e.key === 'ArrowDown' ? 1 : -1)));
+    if (to >= rendered) renderMore();
+    matches[to].button.focus();
   });
-
-  function visible() {
-    return items.filter((i) => !i.hidden);
-  }
-
-  function filter(query) {
-    actions.search?.(query);
-    const q = query.trim().toLowerCase();
-    let n = 0;
-    for (const item of items) {
-      const hide = q !== '' && !item.text.includes(q);
-      if (hide !== item.hidden) {
-        item.hidden = hide;
-        item.li.hidden = hide;
-      }
-      if (!hide) n++;
-    }
-    count.textContent = shown.length === 0
-      ? (trash ? 'The trash is empty.' : 'No entries yet: add one with New entry.')
-      : q === '' ? `${n} ${n === 1 ? 'entry' : 'entries'}` : `${n} of ${shown.length} match`;
-  }
   filter(search.value);
 
   const bar = trash
@@ -78,9 +102,7 @@ export function listView(vault, actions, { title = 'Vault', trash = false } = {}
     : h('div', { class: 'bar' },
       h('button', { type: 'button', class: 'primary', onclick: () => actions.add() }, 'New entry'),
       actions.trash && h('button', { type: 'button', onclick: () => actions.trash() }, 'Trash'),
-      h('button', { type: 'button', onclick: () => actions.account() }, 'Account'),
-      h('button', { type: 'button', onclick: () => actions.lock() }, 'Lock'),
-      h('button', { type: 'button', onclick: () => actions.logout() }, 'Log out'));
+      h('button', { type: 'button', onclick: () => actions.account() }, 'Account'));
   const node = h('section', { class: 'vault' },
     h('h1', { tabindex: '-1' }, title),
     bar,
@@ -88,6 +110,6 @@ export function listView(vault, actions, { title = 'Vault', trash = false } = {}
       `${vault.unreadable} ${vault.unreadable === 1 ? 'entry' : 'entries'} could not be opened: ` +
       'they were not written by a vault client, or were altered on the server.'),
     h('div', { class: 'field' }, h('label', { for: 'search' }, 'Search'), search),
-    count, list);
-  return { node, focus: () => search.focus(), filter };
+    alert.el, count, list, more);
+  return { node, focus: () => search.focus(), filter, showError: alert.show, close: () => observer.disconnect() };
 }

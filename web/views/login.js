@@ -36,6 +36,7 @@ export function loginView(actions, { username = '', reason = null, creating = fa
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    performance.mark('vault:login-submit');
     alert.show('');
     const name = user.input.value.trim();
     const password = pass.input.value;
