@@ -62,12 +62,12 @@ audit:
 		echo "make audit needs cargo-deny: cargo install --locked cargo-deny@0.20.2"; exit 1; }
 	$(CARGO) deny $(if $(filter 1,$(AUDIT_OFFLINE)),--offline) check --hide-inclusion-graph advisories
 
-# The HTTP throughput benchmark of issue 6 (docs/PERFORMANCE.md): ceilings,
+# The HTTP throughput benchmark (docs/PERFORMANCE.md): ceilings,
 # vaultd on SQLite and (when its server binaries are installed) PostgreSQL,
 # driven by wrk on loopback; prints one Markdown table. About 5 minutes after
 # the build. BENCH_GROWTH=1 adds the 100 000-user / 1 000 000-entry part
 # (about 2 more minutes). BENCH_ARGS go to bench-http (`--help`).
-# The login benchmark of issue 4 is separate: bench/login.sh.
+# The login benchmark is separate: bench/login.sh.
 BENCH_ARGS ?=
 bench:
 	@if ! command -v wrk >/dev/null 2>&1; then \

@@ -1,4 +1,4 @@
-//! `bench-bare`: the HTTP ceiling of issue 6 (docs/PERFORMANCE.md).
+//! `bench-bare`: the HTTP ceiling (docs/PERFORMANCE.md).
 //!
 //! The same tiny_http (vendored, patched) as vaultd, with the same number of
 //! worker threads taking requests the same way (`recv_timeout`, 100 ms), and

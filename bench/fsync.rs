@@ -1,4 +1,4 @@
-//! `bench-fsync`: the durable-commit ceiling of issue 6 (docs/PERFORMANCE.md).
+//! `bench-fsync`: the durable-commit ceiling (docs/PERFORMANCE.md).
 //!
 //! One thread writes 4 KiB and calls `fdatasync` in a loop, for a fixed time,
 //! on a file in the directory it is given (the benchmark passes the directory

@@ -1,4 +1,4 @@
-//! `bench-http`: the HTTP throughput benchmark of issue 6 (docs/PERFORMANCE.md).
+//! `bench-http`: the HTTP throughput benchmark (docs/PERFORMANCE.md).
 //!
 //! A benchmark, not a test: it measures and prints, and asserts nothing about
 //! time. It stops with an error when the server answers wrongly (a status
@@ -56,7 +56,7 @@ use common::{
 use pg_cluster::Cluster;
 use serde_json::json;
 
-/// The HTTP throughput benchmark of issue 6 (see docs/PERFORMANCE.md).
+/// The HTTP throughput benchmark (see docs/PERFORMANCE.md).
 #[derive(FromArgs)]
 struct Args {
     /// seconds per wrk run (default 5)
@@ -348,7 +348,7 @@ fn print_machine(ctx: &Ctx) {
             s.lines().next().unwrap_or("").to_string()
         })
         .unwrap_or_default();
-    println!("## bench-http (issue 6)\n");
+    println!("## bench-http\n");
     println!("machine: {}", machine());
     println!(
         "scratch: {} on {}",
@@ -1181,7 +1181,7 @@ fn backend(
             push(row, rows);
         }
     }
-    // A one-change /sync (issue 14): the user's last write only, which must
+    // A one-change /sync: the user's last write only, which must
     // cost the same in a small and a large vault (an index range).
     for (user, n) in [("bench-e10", 10), ("bench-e10000", 10_000)] {
         let args = vec![tokens[user].clone(), (n - 1).to_string()];

@@ -1,4 +1,4 @@
-//! `bench-login`: the login benchmark of issue 4 (docs/PERFORMANCE.md).
+//! `bench-login`: the login benchmark (docs/PERFORMANCE.md).
 //!
 //! A benchmark, not a test: it measures and prints, and asserts nothing about
 //! time. Three parts, each skippable:
@@ -47,7 +47,7 @@ use rand::rngs::OsRng;
 use vaultd::auth::opaque::{ServerSetup, Suite};
 use vaultd::client::opaque as client;
 
-/// The login benchmark of issue 4 (see docs/PERFORMANCE.md).
+/// The login benchmark (see docs/PERFORMANCE.md).
 #[derive(FromArgs)]
 struct Args {
     /// in-process logins per kind (known, unknown) (default 2000)
@@ -220,7 +220,7 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn print_machine() {
-    println!("## bench-login (issue 4)\n");
+    println!("## bench-login\n");
     println!("machine: {}", machine());
     println!("load average at the start: {}", load_average());
 }

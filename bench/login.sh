@@ -1,5 +1,5 @@
 #!/bin/sh
-# The login benchmark of issue 4: builds the release vaultd and bench-login,
+# The login benchmark: builds the release vaultd and bench-login,
 # then runs it. Arguments go to bench-login (`bench/login.sh --help`).
 # Results and method: docs/PERFORMANCE.md.
 set -eu

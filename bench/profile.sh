@@ -1,5 +1,5 @@
 #!/bin/sh
-# Where a request's work goes (issue 6, docs/PERFORMANCE.md):
+# Where a request's work goes (docs/PERFORMANCE.md):
 #   1. instructions per request, from valgrind's callgrind, for each hot
 #      path, with the functions that cost most;
 #   2. system calls per request, from strace -c, on the normal release build.

@@ -1,4 +1,4 @@
--- Shared by the wrk scripts of bench-http (issue 6, docs/PERFORMANCE.md).
+-- Shared by the wrk scripts of bench-http (docs/PERFORMANCE.md).
 -- Loaded with dofile() from the scenario scripts in this directory.
 
 -- A JSON POST with the bearer token, as the vault CLI sends it.

@@ -6,7 +6,7 @@
 //! change end every earlier token.
 //!
 //! Checking a token's signature and decoding its claims is about a third of
-//! the server's work for a small request (docs/PERFORMANCE.md, issue 6), and a
+//! the server's work for a small request (docs/PERFORMANCE.md), and a
 //! client sends the same token many times. So the tokens that verified
 //! recently are remembered, byte for byte, with their claims: a token seen
 //! again only has its time limits checked again, the same checks jwt-simple
