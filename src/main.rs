@@ -227,7 +227,7 @@ fn serve(config: Config) -> Result<(), String> {
         trust_proxy: config.trust_proxy,
         hsts: config.tls.is_some(),
     };
-    http::serve(server, app, options, stop);
+    http::serve(server, app, options, stop)?;
     eprintln!("vaultd: stopped");
     Ok(())
 }

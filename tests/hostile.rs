@@ -524,7 +524,8 @@ fn flood(addr: SocketAddr, n: usize, hold: Duration) {
 fn serves_again(server: &Vaultd, bound: Duration) {
     let started = Instant::now();
     loop {
-        let ok = exchange(server.addr, HEALTH).is_some_and(|r| r.0 == 200);
+        let ok = TcpStream::connect(server.addr).is_ok()
+            && exchange(server.addr, HEALTH).is_some_and(|r| r.0 == 200);
         if ok {
             return;
         }
@@ -537,11 +538,25 @@ fn serves_again(server: &Vaultd, bound: Duration) {
     }
 }
 
-/// A 48-descriptor limit: the flood is waited out, then vaultd serves.
+/// A 64-descriptor limit: vaultd lowers its connection limit to fit (and
+/// says so), so a client during the flood is answered (`503`) instead of
+/// waiting for a descriptor; after the flood it serves again.
 #[test]
-fn serves_again_after_a_flood_under_a_low_descriptor_limit() {
-    let server = Vaultd::start(&["prlimit", "--nofile=48:48", "--"], &[]);
-    flood(server.addr, 300, Duration::from_secs(1));
+fn a_low_descriptor_limit_lowers_the_connection_limit() {
+    let server = Vaultd::start(&["prlimit", "--nofile=64:64", "--"], &[]);
+    let started = Instant::now();
+    while !server.log.lock().unwrap().contains("serving at most") {
+        assert!(started.elapsed() < Duration::from_secs(5), "no warning");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let flooding = {
+        let addr = server.addr;
+        thread::spawn(move || flood(addr, 300, Duration::from_secs(2)))
+    };
+    thread::sleep(Duration::from_secs(1));
+    let status = server.health_within(Duration::from_secs(1));
+    assert!(matches!(status, 200 | 503), "{status}");
+    flooding.join().unwrap();
     serves_again(&server, Duration::from_secs(10));
 }
 
@@ -565,32 +580,39 @@ fn threads_of_uid(uid: u32) -> u64 {
 
 /// Before: a failed thread spawn panicked the accept thread while it held
 /// the pool's lock; the process ran on without a listener. Root ignores
-/// RLIMIT_NPROC, so as root vaultd runs as `nobody` for this test.
+/// RLIMIT_NPROC, so as root vaultd runs as an unused uid for this test.
 #[test]
 fn a_failed_thread_spawn_costs_one_connection() {
     let uid = proc_status(std::process::id(), "Uid") as u32;
+    // A uid of its own: RLIMIT_NPROC counts every task of the uid, also in
+    // other PID namespaces that this /proc does not show (`nobody` is shared).
+    let runs_as = if uid == 0 {
+        50_000 + std::process::id() % 10_000
+    } else {
+        uid
+    };
+    let (reuid, regid) = (format!("--reuid={runs_as}"), format!("--regid={runs_as}"));
     let as_user: Vec<&str> = if uid == 0 {
-        vec![
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-        ]
+        vec!["setpriv", &reuid, &regid, "--clear-groups", "--"]
     } else {
         vec![]
     };
-    let runs_as = if uid == 0 { 65534 } else { uid };
     let own = {
+        // Its steady state: every worker and pool thread started.
         let probe = start_as(&as_user, &[]);
-        thread::sleep(Duration::from_millis(300));
+        assert_eq!(probe.health_within(Duration::from_secs(5)), 200);
+        thread::sleep(Duration::from_millis(500));
         probe.status("Threads")
     };
-    let limit = format!("--nproc={}", threads_of_uid(runs_as) + own + 6);
+    thread::sleep(Duration::from_millis(300)); // the probe's tasks are released
+    // Room for vaultd's own threads and a few connections, not for a flood.
+    let limit = format!("--nproc={}", threads_of_uid(runs_as) + own + 12);
     let mut wrapper = vec!["prlimit", limit.as_str(), "--"];
     wrapper.extend(&as_user);
     let server = start_as(&wrapper, &[]);
-    flood(server.addr, 64, Duration::from_secs(1));
+    // Its workers start after the "listening" line: let them, then flood.
+    assert_eq!(server.health_within(Duration::from_secs(5)), 200);
+    flood(server.addr, 200, Duration::from_secs(1));
     serves_again(&server, Duration::from_secs(10));
     assert!(server.log.lock().unwrap().contains("listening"));
 }
