@@ -32,13 +32,20 @@ pub struct ServeOptions {
 
 /// Serves until `stop` is set, then lets in-flight requests finish and
 /// returns. `server` is already bound, so the caller knows the address.
-pub fn serve(server: Server, app: Arc<App>, options: ServeOptions, stop: Arc<AtomicBool>) {
-    server.set_max_connections(options.max_connections);
+/// Fails only when not one worker thread can be started (a task limit).
+pub fn serve(
+    server: Server,
+    app: Arc<App>,
+    options: ServeOptions,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
+    server.set_max_connections(connection_limit(options.max_connections));
     let server = Arc::new(server);
     let options = Arc::new(options);
     let served = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..options.threads.max(1))
-        .map(|i| {
+    let wanted = options.threads.max(1);
+    let workers: Vec<_> = (0..wanted)
+        .map_while(|i| {
             let (server, app, options, stop, served) = (
                 server.clone(),
                 app.clone(),
@@ -49,13 +56,56 @@ pub fn serve(server: Server, app: Arc<App>, options: ServeOptions, stop: Arc<Ato
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn(move || worker(&server, &app, &options, &stop, &served))
-                .expect("spawning a worker thread")
+                .ok()
         })
         .collect();
+    if workers.is_empty() {
+        return Err("cannot start a worker thread (a limit on tasks or memory?)".into());
+    }
+    if workers.len() < wanted {
+        eprintln!(
+            "vaultd: started {} of {wanted} worker threads (a limit on tasks or memory?)",
+            workers.len()
+        );
+    }
     for w in workers {
         let _ = w.join();
     }
     // Dropping the last handle closes the listening socket.
+    Ok(())
+}
+
+/// Descriptors left for what opens files later (database, WAL, backups).
+const SPARE_FDS: usize = 16;
+
+/// `wanted`, or fewer when the open-files limit cannot hold that many
+/// connections (two descriptors each): past it, accept would fail and new
+/// clients would wait unanswered instead of getting `503`.
+fn connection_limit(wanted: usize) -> usize {
+    let Some(limit) = open_files_limit() else {
+        return wanted;
+    };
+    let in_use = std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count);
+    let fits = (limit.saturating_sub(in_use + SPARE_FDS) / 2).max(1);
+    if fits >= wanted {
+        return wanted;
+    }
+    eprintln!(
+        "vaultd: serving at most {fits} connections, not {wanted}: the open-files limit is \
+         {limit} and each connection takes two (raise it with `ulimit -n` or LimitNOFILE)"
+    );
+    fits
+}
+
+/// The soft `RLIMIT_NOFILE` (Linux); `None` when unknown or unlimited.
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// How often a worker looks at the stop flag.

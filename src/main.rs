@@ -259,7 +259,7 @@ fn serve(config: Config) -> Result<(), String> {
         hsts: tls,
         web_vault: config.web_vault,
     };
-    http::serve(server, app, options, stop);
+    http::serve(server, app, options, stop)?;
     eprintln!("vaultd: stopped");
     Ok(())
 }

@@ -5,189 +5,18 @@
 //! are listed in vendor/tiny_http/PATCHES.md.
 
 mod common;
+#[path = "hostile/wire.rs"]
+mod wire;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::net::TcpStream;
+use std::process::Command;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::spawn::{Listening, spawn_listening};
-use common::{Backend, Options, TempDir, TestServer, b64, read_headers, vaultd_bin};
-use serde_json::{Value, json};
-
-/// A vaultd of our own: the tests read its /proc status and log.
-struct Vaultd {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
-    _dir: TempDir,
-}
-
-impl Drop for Vaultd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Vaultd {
-    /// `wrapper` (e.g. `prlimit --nofile=...`) runs vaultd with `args`.
-    fn start(wrapper: &[&str], args: &[&str]) -> Vaultd {
-        Vaultd::start_in(TempDir::new("hostile"), wrapper, args)
-    }
-
-    fn start_in(dir: TempDir, wrapper: &[&str], args: &[&str]) -> Vaultd {
-        let mut cmd = match wrapper.split_first() {
-            Some((program, rest)) => {
-                let mut c = Command::new(program);
-                c.args(rest).arg(vaultd_bin());
-                c
-            }
-            None => Command::new(vaultd_bin()),
-        };
-        cmd.current_dir(&dir.0)
-            .args(["--bind", "127.0.0.1:0", "--threads", "4", "--init-db"])
-            .args(args)
-            .env_remove("JWT_KEY")
-            .env_remove("OPAQUE_SERVER_SETUP")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        let Listening { child, addr, log } =
-            spawn_listening(cmd).unwrap_or_else(|r| panic!("vaultd did not start: {}", r.log));
-        Vaultd {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        }
-    }
-
-    /// A field of /proc/PID/status, as a number (kB for memory).
-    fn status(&self, field: &str) -> u64 {
-        proc_status(self.child.id(), field)
-    }
-
-    fn health_within(&self, bound: Duration) -> u16 {
-        health_within(self.addr, bound)
-    }
-}
-
-fn proc_status(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// `GET /health` on a new connection; its status, or a panic when no answer
-/// came within `bound`.
-fn health_within(addr: SocketAddr, bound: Duration) -> u16 {
-    let started = Instant::now();
-    let (status, _, body) = exchange(addr, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
-        .unwrap_or_else(|| panic!("/health unanswered after {:?}", started.elapsed()));
-    assert!(
-        started.elapsed() < bound,
-        "/health took {:?}",
-        started.elapsed()
-    );
-    if status == 503 {
-        assert_eq!(body["error"], "unavailable", "{body}");
-    }
-    status
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    s
-}
-
-/// Status, headers, JSON body.
-type Answer = (u16, Vec<(String, String)>, Value);
-
-/// One response: status, headers, JSON body (`Null` if none). `None` when
-/// the connection ended (or stayed silent) before a whole response.
-fn read_response(r: &mut BufReader<TcpStream>) -> Option<Answer> {
-    let mut line = String::new();
-    r.read_line(&mut line).ok().filter(|&n| n > 0)?;
-    let status = line.split_whitespace().nth(1)?.parse().ok()?;
-    let headers = read_headers(r);
-    let len = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("Content-Length"))
-        .map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some((
-        status,
-        headers,
-        serde_json::from_slice(&body).unwrap_or(Value::Null),
-    ))
-}
-
-/// Writes `bytes` (write errors ignored: the server may close early) and
-/// reads one response.
-fn exchange(addr: SocketAddr, bytes: &[u8]) -> Option<Answer> {
-    let mut s = connect(addr);
-    let _ = s.write_all(bytes);
-    read_response(&mut BufReader::new(s))
-}
-
-/// The response to `bytes`, asserting its status and `error`, and that the
-/// server then closed the connection.
-#[track_caller]
-fn answered_then_closed(addr: SocketAddr, bytes: &[u8], status: u16, error: &str) {
-    let mut s = connect(addr);
-    let _ = s.write_all(bytes);
-    let mut r = BufReader::new(s);
-    let (got, _, body) = read_response(&mut r).expect("a response");
-    assert_eq!(
-        (got, body["error"].as_str()),
-        (status, Some(error)),
-        "{body}"
-    );
-    assert!(body["message"].is_string(), "{body}");
-    let mut rest = Vec::new();
-    let _ = r.read_to_end(&mut rest);
-    assert!(
-        rest.is_empty(),
-        "nothing after the answer, then close: {rest:?}"
-    );
-}
-
-const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\n\r\n";
-
-/// A slow client: sends `head`, then drips `drip` one byte every 200 ms
-/// (faster than any per-read timeout) for up to 20 s. Returns when the
-/// server closed the connection, and what it wrote before.
-fn slow_client(
-    addr: SocketAddr,
-    head: Vec<u8>,
-    drip: &'static [u8],
-) -> JoinHandle<(Duration, Vec<u8>)> {
-    thread::spawn(move || {
-        let started = Instant::now();
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(25))).unwrap();
-        let mut writer = s.try_clone().unwrap();
-        thread::spawn(move || {
-            let _ = writer.write_all(&head);
-            for b in drip.iter().cycle() {
-                if started.elapsed() > Duration::from_secs(20) || writer.write_all(&[*b]).is_err() {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(200));
-            }
-        });
-        let mut seen = Vec::new();
-        let _ = s.read_to_end(&mut seen);
-        (started.elapsed(), seen)
-    })
-}
+use common::{Backend, Options, TestServer, read_headers};
+use serde_json::json;
+use wire::*;
 
 /// API.md 1.1 item "slow bodies": as many slow clients of each kind as there
 /// are workers. /health stays prompt, and each slow client is answered at
@@ -290,16 +119,6 @@ fn expect_and_upgrade() {
     assert_eq!(read_response(&mut r).unwrap().0, 200, "kept alive");
 }
 
-fn head_with(request_line: &str, headers: &[String]) -> Vec<u8> {
-    let mut head = format!("{request_line}\r\n");
-    for h in headers {
-        head.push_str(h);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    head.into_bytes()
-}
-
 /// The bounds themselves: 8 KiB request line, 100 fields, 32 KiB of header
 /// lines (CRLFs counted); one byte or field more is `431`, then close.
 #[test]
@@ -348,21 +167,6 @@ fn head_bounds_are_431() {
         431,
         too_large,
     );
-}
-
-/// Streams `prefix` then `filler` up to `total` bytes, until the server
-/// closes; returns the status it answered, if it could be read.
-fn flood_head(addr: SocketAddr, prefix: &[u8], filler: &[u8], total: usize) -> Option<u16> {
-    let mut s = connect(addr);
-    let reader = s.try_clone().unwrap();
-    let answer = thread::spawn(move || read_response(&mut BufReader::new(reader)).map(|r| r.0));
-    let chunk = filler.repeat((1 << 20) / filler.len());
-    let mut sent = s.write_all(prefix).map_or(total, |()| prefix.len());
-    while sent < total && s.write_all(&chunk).is_ok() {
-        sent += chunk.len();
-    }
-    drop(s);
-    answer.join().unwrap()
 }
 
 /// Before: a 300 MB header line was answered `200` with the server at
@@ -437,18 +241,33 @@ fn a_large_keep_alive_body_is_never_parsed_as_requests() {
     }
 }
 
-/// Patch 5: a burst of connections that then stall does not queue a new
-/// client behind them (each gets its own thread at once).
+/// Patch 5: in a burst of connections, those behind stalled ones are not
+/// queued for the threads the stalled ones hold (each gets its own thread
+/// unless an idle one is really free). Upstream counted threads already
+/// woken for earlier connections as idle.
 #[test]
-fn a_burst_of_stalled_connections_does_not_queue_a_new_client() {
+fn a_burst_of_connections_is_not_queued_behind_stalled_ones() {
     let server = Vaultd::start(&[], &[]);
-    let mut held = Vec::new();
-    for _ in 0..32 {
-        let mut s = TcpStream::connect(server.addr).unwrap();
-        s.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
-        held.push(s);
+    for _ in 0..3 {
+        // Connected in one tight burst: silent ones first, then clients.
+        let all: Vec<TcpStream> = (0..40).map(|_| connect(server.addr)).collect();
+        let clients = &all[8..];
+        let started = Instant::now();
+        for mut c in clients {
+            c.write_all(HEALTH).unwrap();
+        }
+        for c in clients {
+            c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let answer = read_response(&mut BufReader::new(c.try_clone().unwrap()));
+            assert_eq!(
+                answer.map(|a| a.0),
+                Some(200),
+                "after {:?}",
+                started.elapsed()
+            );
+        }
+        drop(all);
     }
-    assert_eq!(server.health_within(Duration::from_secs(1)), 200);
 }
 
 /// `--max-connections`: one connection more is answered `503` at once
@@ -493,124 +312,65 @@ fn two_thousand_slow_sockets() {
     assert_eq!(server.health_within(Duration::from_secs(1)), 200);
 }
 
-/// Opens `n` connections that send a partial head and hold them `hold`.
-fn flood(addr: SocketAddr, n: usize, hold: Duration) {
-    let mut held = Vec::new();
-    for _ in 0..n {
-        if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
-            let _ = s.write_all(b"GET /health HTTP/1.1\r\n");
-            held.push(s);
-        }
-    }
-    thread::sleep(hold);
-}
-
-/// Waits up to `bound` for `/health` to answer `200` again.
-fn serves_again(server: &Vaultd, bound: Duration) {
-    let started = Instant::now();
-    loop {
-        let ok = exchange(server.addr, HEALTH).is_some_and(|r| r.0 == 200);
-        if ok {
-            return;
-        }
-        assert!(
-            started.elapsed() < bound,
-            "no /health after the flood: {}",
-            server.log.lock().unwrap()
-        );
-        thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A 48-descriptor limit: the flood is waited out, then vaultd serves.
+/// A 64-descriptor limit: vaultd lowers its connection limit to fit (and
+/// says so), so a client during the flood is answered (`503`) instead of
+/// waiting for a descriptor; after the flood it serves again.
 #[test]
-fn serves_again_after_a_flood_under_a_low_descriptor_limit() {
-    let server = Vaultd::start(&["prlimit", "--nofile=48:48", "--"], &[]);
-    flood(server.addr, 300, Duration::from_secs(1));
-    serves_again(&server, Duration::from_secs(10));
-}
-
-/// The threads (tasks) of uid `uid`, as RLIMIT_NPROC counts them.
-fn threads_of_uid(uid: u32) -> u64 {
-    let mut n = 0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-            continue;
-        };
-        let real_uid = text.lines().find_map(|l| l.strip_prefix("Uid:"));
-        if real_uid.and_then(|u| u.split_whitespace().next()) == Some(&uid.to_string()) {
-            n += proc_status(pid, "Threads");
-        }
+fn a_low_descriptor_limit_lowers_the_connection_limit() {
+    let server = Vaultd::start(&["prlimit", "--nofile=64:64", "--"], &[]);
+    let started = Instant::now();
+    while !server.log.lock().unwrap().contains("serving at most") {
+        assert!(started.elapsed() < Duration::from_secs(5), "no warning");
+        thread::sleep(Duration::from_millis(50));
     }
-    n
+    let flooding = {
+        let addr = server.addr;
+        thread::spawn(move || flood(addr, 300, Duration::from_secs(2)))
+    };
+    thread::sleep(Duration::from_secs(1));
+    let status = server.health_within(Duration::from_secs(1));
+    assert!(matches!(status, 200 | 503), "{status}");
+    flooding.join().unwrap();
+    serves_again(&server, Duration::from_secs(10));
 }
 
 /// Before: a failed thread spawn panicked the accept thread while it held
 /// the pool's lock; the process ran on without a listener. Root ignores
-/// RLIMIT_NPROC, so as root vaultd runs as `nobody` for this test.
+/// RLIMIT_NPROC, so as root vaultd runs as an unused uid for this test.
 #[test]
 fn a_failed_thread_spawn_costs_one_connection() {
     let uid = proc_status(std::process::id(), "Uid") as u32;
+    // A uid of its own: RLIMIT_NPROC counts every task of the uid, also in
+    // other PID namespaces that this /proc does not show (`nobody` is shared).
+    let runs_as = if uid == 0 {
+        50_000 + std::process::id() % 10_000
+    } else {
+        uid
+    };
+    let (reuid, regid) = (format!("--reuid={runs_as}"), format!("--regid={runs_as}"));
     let as_user: Vec<&str> = if uid == 0 {
-        vec![
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-        ]
+        vec!["setpriv", &reuid, &regid, "--clear-groups", "--"]
     } else {
         vec![]
     };
-    let runs_as = if uid == 0 { 65534 } else { uid };
     let own = {
+        // Its steady state: every worker and pool thread started.
         let probe = start_as(&as_user, &[]);
-        thread::sleep(Duration::from_millis(300));
+        assert_eq!(probe.health_within(Duration::from_secs(5)), 200);
+        thread::sleep(Duration::from_millis(500));
         probe.status("Threads")
     };
-    let limit = format!("--nproc={}", threads_of_uid(runs_as) + own + 6);
+    thread::sleep(Duration::from_millis(300)); // the probe's tasks are released
+    // Room for vaultd's own threads and a few connections, not for a flood.
+    let limit = format!("--nproc={}", threads_of_uid(runs_as) + own + 12);
     let mut wrapper = vec!["prlimit", limit.as_str(), "--"];
     wrapper.extend(&as_user);
     let server = start_as(&wrapper, &[]);
-    flood(server.addr, 64, Duration::from_secs(1));
+    // Its workers start after the "listening" line: let them, then flood.
+    assert_eq!(server.health_within(Duration::from_secs(5)), 200);
+    flood(server.addr, 200, Duration::from_secs(1));
     serves_again(&server, Duration::from_secs(10));
     assert!(server.log.lock().unwrap().contains("listening"));
-}
-
-/// Like `Vaultd::start`, in a directory another user may write.
-fn start_as(wrapper: &[&str], args: &[&str]) -> Vaultd {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = TempDir::new("hostile-as");
-    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
-    Vaultd::start_in(dir, wrapper, args)
-}
-
-/// A failed `/login/finish` for `username`, with these header lines.
-fn failed_login(server: &TestServer, username: &str, headers: &[(&str, &str)]) -> u16 {
-    use opaque_ke::ClientLogin;
-    let start = ClientLogin::<vaultd::auth::opaque::Suite>::start(&mut rand::rngs::OsRng, b"guess")
-        .unwrap();
-    let mut all = vec![("Content-Type", "application/json")];
-    all.extend_from_slice(headers);
-    let body = json!({"username": username, "credential_request": b64(&start.message.serialize())});
-    let r = server.request("POST", "/login", None, &all, body.to_string().as_bytes());
-    if r.status != 200 {
-        return r.status;
-    }
-    let reply = r.json();
-    let body = json!({"login_id": reply["login_id"], "credential_finalization": b64(&[0u8; 64])});
-    let r = server.request(
-        "POST",
-        "/login/finish",
-        None,
-        &all,
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(r.status, 401, "a wrong guess");
-    r.status
 }
 
 /// `--trust-proxy`: a client that forges an `X-Forwarded-For` line before
@@ -725,5 +485,36 @@ fn a_5xx_is_logged_with_its_cause() {
     assert!(
         !log.contains("secret-site") && !log.contains("secret-password"),
         "{log}"
+    );
+}
+
+/// Patch 7: `TCP_NODELAY`. A response goes out as head and body; without it
+/// the body of any response over ~770 bytes waited for the client's delayed
+/// ACK (40 ms), so 20 keep-alive requests took over 800 ms.
+#[test]
+fn keep_alive_responses_do_not_wait_for_delayed_acks() {
+    let Some(server) = TestServer::start(Backend::Sqlite) else {
+        return;
+    };
+    let token = common::user_token(&server, "alice");
+    let entry = json!({"site": "s", "password": "p".repeat(2000)});
+    assert_eq!(server.post("/add", Some(&token), &entry).0, 201);
+    let body = json!({"site": "s"}).to_string();
+    let request = format!(
+        "POST /get HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = connect(server.addr);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let started = Instant::now();
+    for _ in 0..20 {
+        s.write_all(request.as_bytes()).unwrap();
+        let (status, _, reply) = read_response(&mut r).unwrap();
+        assert_eq!(status, 200, "{reply}");
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(600),
+        "20 requests took {took:?}"
     );
 }
