@@ -41,7 +41,7 @@ struct RevClaim {
 
 /// What a valid token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct TokenClaims {
     pub user_id: i64,
     pub rev: i64,
     /// Unix seconds the token was issued (for re-authentication checks).
@@ -50,7 +50,7 @@ pub struct Session {
     pub account: Option<i64>,
 }
 
-impl Session {
+impl TokenClaims {
     /// Whether the token is current for the account stored under its id:
     /// not revoked, and issued for that very account.
     pub fn matches(&self, state: &crate::store::TokenState) -> bool {
@@ -65,7 +65,7 @@ impl Session {
 /// A token whose signature and claims were checked: what it says, and the
 /// claims that decide, as time passes, whether it is still valid.
 struct Verified {
-    session: Session,
+    session: TokenClaims,
     issued_at: Option<UnixTimeStamp>,
     invalid_before: Option<UnixTimeStamp>,
     expires_at: UnixTimeStamp,
@@ -144,7 +144,7 @@ impl TokenKeys {
 
     /// Checks signature, algorithm and expiry; `None` for any bad token. The
     /// revocation counter is the caller's to compare.
-    pub fn verify(&self, token: &str) -> Option<Session> {
+    pub fn verify(&self, token: &str) -> Option<TokenClaims> {
         if token.len() > MAX_TOKEN_LEN {
             return None;
         }
@@ -169,7 +169,7 @@ impl TokenKeys {
             .ok()?;
         // jwt-simple accepts a token without `exp`; ours always have one.
         let expires_at = claims.expires_at?;
-        let session = Session {
+        let session = TokenClaims {
             user_id: claims.subject?.parse().ok()?,
             rev: claims.custom.rev,
             issued_at: claims.issued_at?.as_secs(),
@@ -308,7 +308,7 @@ mod tests {
         let now = Clock::now_since_epoch();
         let s = jwt_simple::prelude::Duration::from_secs;
         let v = |iat: Option<u64>, nbf: Option<u64>, exp: u64| Verified {
-            session: Session {
+            session: TokenClaims {
                 user_id: 1,
                 rev: 0,
                 issued_at: 0,
