@@ -91,15 +91,15 @@ fn writes_are_numbered_and_sync_lists_what_changed(backend: Backend) {
 
 fn base_seq_and_manifest_follow_the_contract(backend: Backend) {
     let Some(server) = start(backend) else { return };
-    let t = user_token(&server, "alice");
-    let t = Some(t.as_str());
+    let token = user_token(&server, "alice");
+    let t = Some(token.as_str());
     let (s, r) = server.post(
         "/add",
         t,
         &json!({"site": "x", "password": "p", "base_seq": 0, "manifest": "m1"}),
     );
     assert_eq!((s, &r["seq"]), (201, &json!(1)));
-    assert_eq!(sync(&server, t.unwrap(), 0)["manifest"], "m1");
+    assert_eq!(sync(&server, &token, 0)["manifest"], "m1");
     // Stale base_seq: 409, nothing changes (the manifest neither).
     for (path, body) in [
         (
@@ -118,7 +118,7 @@ fn base_seq_and_manifest_follow_the_contract(backend: Backend) {
         let (s, r) = server.post(path, t, &body);
         assert_eq!((s, r["error"].as_str()), (409, Some("conflict")), "{path}");
     }
-    let state = sync(&server, t.unwrap(), 0);
+    let state = sync(&server, &token, 0);
     assert_eq!(
         (state["seq"].clone(), state["manifest"].clone()),
         (json!(1), json!("m1"))
@@ -131,7 +131,7 @@ fn base_seq_and_manifest_follow_the_contract(backend: Backend) {
         &json!({"site": "x", "password": "q", "base_seq": 1}),
     );
     assert_eq!(s, 200);
-    assert_eq!(sync(&server, t.unwrap(), 0)["manifest"], "m1");
+    assert_eq!(sync(&server, &token, 0)["manifest"], "m1");
     // `manifest` needs `base_seq`, and holds 1 to 4096 bytes.
     for body in [
         json!({"site": "z", "password": "p", "manifest": "m"}),
@@ -154,7 +154,7 @@ fn base_seq_and_manifest_follow_the_contract(backend: Backend) {
         &json!({"site": "x", "base_seq": 2, "manifest": full}),
     );
     assert_eq!(s, 200);
-    let state = sync(&server, t.unwrap(), 0);
+    let state = sync(&server, &token, 0);
     assert_eq!(
         (state["seq"].clone(), state["manifest"].clone()),
         (json!(3), json!(full))
