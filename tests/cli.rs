@@ -28,17 +28,24 @@ const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const DIGITS: &str = "0123456789";
 const SYMBOLS: &str = "!#%&()*+,-./:;<=>?@[]^_{|}~";
 
-const COMMANDS: [&str; 13] = [
+const COMMANDS: [&str; 20] = [
     "register",
     "add",
     "get",
+    "show",
+    "code",
     "ls",
+    "search",
     "edit",
+    "history",
     "rm",
+    "trash",
+    "restore",
     "generate",
     "passwd",
     "export",
     "import",
+    "config",
     "logout",
     "unregister",
     "completions",
@@ -183,8 +190,8 @@ fn add_get_ls() {
     let d = Device::new(&server.base_url(), "Alice", "alice master pw");
     let out = d.run(&["register"]).ok();
     assert_eq!(
-        out.stderr,
-        format!("registered alice at {}\n", server.base_url())
+        out.stderr.lines().next().unwrap(),
+        format!("registered alice at {}", server.base_url())
     );
     assert_eq!(out.stdout, "");
     d.run(&["register"])
@@ -352,16 +359,27 @@ fn edit_and_rm() {
     d.run(&["edit", "nowhere.example", "--username", "x"])
         .fails(3, "no entry for `nowhere.example`");
 
+    // rm moves to the trash (issue 13); --purge deletes for good.
     let out = d.run(&["rm", " Shop.EXAMPLE"]).ok();
     assert_eq!(
         (out.stdout.as_str(), out.stderr.as_str()),
-        ("", "removed Shop.EXAMPLE\n")
+        (
+            "",
+            "moved Shop.EXAMPLE to the trash (`vault restore Shop.Example` brings it back)\n"
+        )
     );
     d.run(&["rm", "shop.example"])
-        .fails(3, "no entry for `shop.example`");
+        .fails(1, "is in the trash already");
+    d.run(&["get", "shop.example"]).fails(
+        3,
+        "`Shop.Example` is in the trash; run `vault restore Shop.Example` first",
+    );
+    assert_eq!(ls(&d), Vec::<String>::new());
+    d.run(&["rm", "shop.example", "--purge", "--yes"]).ok();
     d.run(&["get", "shop.example"])
         .fails(3, "run `vault ls` to see your sites");
-    assert_eq!(ls(&d), Vec::<String>::new());
+    d.run(&["rm", "shop.example"])
+        .fails(3, "no entry for `shop.example`");
 }
 
 /// `vault edit` reads the entry, then writes it with the version it read;
@@ -817,7 +835,7 @@ fn completions() {
     );
     assert_eq!(
         complete(&["vault", "get", "--field", ""]),
-        ["password", "username"]
+        ["folder", "notes", "password", "totp", "url", "username"]
     );
     assert_eq!(
         complete(&["vault", "import", "x", "--format", "k"]),
@@ -892,7 +910,7 @@ fn profile_file() {
     );
     let dead = dead_url();
     d.run_with(&["ls"], &[("VAULT_SERVER", &dead)], None)
-        .fails(1, &format!("server unreachable at {dead}"));
+        .fails(1, &format!("is vaultd running at {dead}? check --server"));
     d.run_with(
         &["--server", &server_url, "ls"],
         &[("VAULT_SERVER", &dead)],
@@ -966,8 +984,11 @@ fn errors_and_exit_codes() {
     let dead = dead_url();
     let out = d
         .run_with(&["ls"], &[("VAULT_SERVER", &dead)], None)
-        .fails(1, "server unreachable at");
-    assert_eq!(out.stderr, format!("vault: server unreachable at {dead}\n"));
+        .fails(1, "server unreachable");
+    assert_eq!(
+        out.stderr,
+        format!("vault: server unreachable: is vaultd running at {dead}? check --server\n")
+    );
     d.run_with(&["ls"], &[("VAULT_SERVER", "ftp://127.0.0.1:1")], None)
         .fails(1, "http://");
     d.run(&["add", "empty.example"])
@@ -1203,8 +1224,8 @@ fn smoke(backend: Backend) {
     let d = Device::new(&server.base_url(), "Smoke.User", "smoke master pw");
     let out = d.run(&["register"]).ok();
     assert_eq!(
-        out.stderr,
-        format!("registered smoke.user at {}\n", server.base_url())
+        out.stderr.lines().next().unwrap(),
+        format!("registered smoke.user at {}", server.base_url())
     );
     d.input(
         &["add", "Mail.Example.ORG", "--username", "smoky"],

@@ -24,8 +24,11 @@ pub struct Args {
     /// certificate (env VAULT_CA_FILE)
     #[argh(option)]
     pub ca_file: Option<std::path::PathBuf>,
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
     #[argh(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(FromArgs, ArgsInfo)]
@@ -34,19 +37,27 @@ pub enum Command {
     Register(Register),
     Add(Add),
     Get(Get),
+    Show(Show),
+    Code(Code),
     Ls(Ls),
+    Search(Search),
     Edit(EditCmd),
+    History(History),
     Rm(Rm),
+    Trash(Trash),
+    Restore(Restore),
     Generate(Generate),
     Passwd(Passwd),
     Export(Export),
     Import(Import),
+    Config(Config),
     Logout(Logout),
     Unregister(Unregister),
     Completions(Completions),
 }
 
-/// create an account (master password asked twice)
+/// create an account (master password asked twice; at least 10 characters
+/// and not easily guessed); saves server and username to the profile
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "register")]
 pub struct Register {
@@ -55,12 +66,26 @@ pub struct Register {
     pub invite: Option<String>,
 }
 
-/// add an entry; its password comes from stdin when stdin is not a
+/// What `add` and `edit` both take besides the password.
+#[derive(Default)]
+pub struct Details {
+    pub kind: Option<String>,
+    pub urls: Vec<String>,
+    pub notes: Option<String>,
+    pub notes_stdin: bool,
+    pub totp: Option<String>,
+    pub fields: Vec<String>,
+    pub hidden_fields: Vec<String>,
+    pub folder: Option<String>,
+    pub favourite: bool,
+}
+
+/// add an entry; a login's password comes from stdin when stdin is not a
 /// terminal, else from a prompt, or is generated
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "add")]
 pub struct Add {
-    /// the site, e.g. mail.example.org (case and surrounding spaces ignored)
+    /// the name, e.g. mail.example.org (case and surrounding spaces ignored)
     #[argh(positional)]
     pub site: String,
     /// the entry's username
@@ -75,28 +100,96 @@ pub struct Add {
     /// generate letters and digits only
     #[argh(switch)]
     pub no_symbols: bool,
+    /// login (default), note, card or identity
+    #[argh(option, long = "type")]
+    pub kind: Option<String>,
+    /// a URL of the entry (repeat for several)
+    #[argh(option)]
+    pub url: Vec<String>,
+    /// notes (free text)
+    #[argh(option)]
+    pub notes: Option<String>,
+    /// read the notes from stdin
+    #[argh(switch)]
+    pub notes_stdin: bool,
+    /// TOTP secret: an otpauth:// URI or base32
+    #[argh(option)]
+    pub totp: Option<String>,
+    /// a custom field NAME=VALUE (repeat for several)
+    #[argh(option)]
+    pub field: Vec<String>,
+    /// a hidden custom field NAME=VALUE (repeat for several)
+    #[argh(option)]
+    pub hidden_field: Vec<String>,
+    /// the folder
+    #[argh(option)]
+    pub folder: Option<String>,
+    /// mark as a favourite
+    #[argh(switch)]
+    pub favourite: bool,
 }
 
-/// print an entry's password (or username), and only that, on stdout
+/// print one field of an entry (the password by default), and only that,
+/// on stdout; SITE may also be a URL or an unambiguous part of a name
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "get")]
 pub struct Get {
+    /// the site, a URL, or part of a name
+    #[argh(positional)]
+    pub site: String,
+    /// field to print: password (default), username, notes, totp, url, or
+    /// a custom field's name
+    #[argh(option, default = "String::from(\"password\")")]
+    pub field: String,
+    /// print JSON: the whole entry, or {FIELD: value} with --field
+    #[argh(switch)]
+    pub json: bool,
+    /// copy to the clipboard instead (cleared after 45 s)
+    #[argh(switch, short = 'c')]
+    pub clip: bool,
+}
+
+/// print every field of an entry; secrets masked unless --reveal
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "show")]
+pub struct Show {
     /// the site
     #[argh(positional)]
     pub site: String,
-    /// field to print: password (default) or username
-    #[argh(option, default = "String::from(\"password\")")]
-    pub field: String,
-    /// print the whole entry as JSON
+    /// show passwords, hidden fields, TOTP secret, card number and code
+    #[argh(switch)]
+    pub reveal: bool,
+    /// print JSON: every member of the entry, secrets masked unless revealed
     #[argh(switch)]
     pub json: bool,
 }
 
-/// list the sites, sorted
+/// print the entry's current TOTP code (and on a terminal the seconds left)
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "code")]
+pub struct Code {
+    /// the site
+    #[argh(positional)]
+    pub site: String,
+}
+
+/// list the entries, sorted (not those in the trash)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "ls")]
 pub struct Ls {
     /// print JSON (site, username, version, updated_at; no passwords)
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// find entries by name, username, URL or folder (substring, then fuzzy)
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "search")]
+pub struct Search {
+    /// what to look for
+    #[argh(positional)]
+    pub term: String,
+    /// print JSON (as ls --json)
     #[argh(switch)]
     pub json: bool,
 }
@@ -124,18 +217,87 @@ pub struct EditCmd {
     /// read the new password from stdin
     #[argh(switch)]
     pub password_stdin: bool,
+    /// new type: login, note, card or identity
+    #[argh(option, long = "type")]
+    pub kind: Option<String>,
+    /// the entry's URLs, replacing the old ones (repeat for several; "" clears)
+    #[argh(option)]
+    pub url: Vec<String>,
+    /// new notes ("" clears them)
+    #[argh(option)]
+    pub notes: Option<String>,
+    /// read the new notes from stdin
+    #[argh(switch)]
+    pub notes_stdin: bool,
+    /// new TOTP secret ("" clears it)
+    #[argh(option)]
+    pub totp: Option<String>,
+    /// set custom field NAME=VALUE (NAME= removes it; repeatable)
+    #[argh(option)]
+    pub field: Vec<String>,
+    /// set hidden custom field NAME=VALUE (repeatable)
+    #[argh(option)]
+    pub hidden_field: Vec<String>,
+    /// new folder ("" clears it)
+    #[argh(option)]
+    pub folder: Option<String>,
+    /// mark as a favourite
+    #[argh(switch)]
+    pub favourite: bool,
+    /// no longer a favourite
+    #[argh(switch)]
+    pub no_favourite: bool,
+    /// edit the whole entry in $EDITOR (a file on a memory file system only)
+    #[argh(switch)]
+    pub editor: bool,
 }
 
-/// delete an entry
+/// list the entry's earlier passwords, newest first (masked unless --reveal)
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "history")]
+pub struct History {
+    /// the site
+    #[argh(positional)]
+    pub site: String,
+    /// show the passwords
+    #[argh(switch)]
+    pub reveal: bool,
+}
+
+/// move an entry to the trash (or delete it for good with --purge)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "rm")]
 pub struct Rm {
     /// the site
     #[argh(positional)]
     pub site: String,
+    /// delete from the server for good (asks first)
+    #[argh(switch)]
+    pub purge: bool,
+    /// with --purge: do not ask
+    #[argh(switch)]
+    pub yes: bool,
 }
 
-/// print a random password (OS CSPRNG, unbiased)
+/// list the entries in the trash
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "trash")]
+pub struct Trash {
+    /// print JSON (as ls --json)
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// take an entry out of the trash
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "restore")]
+pub struct Restore {
+    /// the site
+    #[argh(positional)]
+    pub site: String,
+}
+
+/// print a random password (OS CSPRNG, unbiased) or passphrase
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "generate")]
 pub struct Generate {
@@ -145,6 +307,15 @@ pub struct Generate {
     /// letters and digits only
     #[argh(switch)]
     pub no_symbols: bool,
+    /// words from the EFF long word list instead
+    #[argh(switch)]
+    pub passphrase: bool,
+    /// number of words (default 6)
+    #[argh(option)]
+    pub words: Option<usize>,
+    /// between the words (default "-")
+    #[argh(option)]
+    pub separator: Option<String>,
 }
 
 /// change the master password (new one from VAULT_NEW_PASSWORD or asked
@@ -171,6 +342,16 @@ pub struct Import {
     pub format: String,
 }
 
+/// show the profile (server, username), or set one of them:
+/// `vault config server URL`, `vault config username NAME`
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "config")]
+pub struct Config {
+    /// nothing (show), or `server URL` or `username NAME` (set)
+    #[argh(positional)]
+    pub setting: Vec<String>,
+}
+
 /// end every session of the account
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "logout")]
@@ -192,4 +373,36 @@ pub struct Completions {
     /// the shell
     #[argh(positional)]
     pub shell: String,
+}
+
+impl Add {
+    pub fn details(&self) -> Details {
+        Details {
+            kind: self.kind.clone(),
+            urls: self.url.clone(),
+            notes: self.notes.clone(),
+            notes_stdin: self.notes_stdin,
+            totp: self.totp.clone(),
+            fields: self.field.clone(),
+            hidden_fields: self.hidden_field.clone(),
+            folder: self.folder.clone(),
+            favourite: self.favourite,
+        }
+    }
+}
+
+impl EditCmd {
+    pub fn details(&self) -> Details {
+        Details {
+            kind: self.kind.clone(),
+            urls: self.url.clone(),
+            notes: self.notes.clone(),
+            notes_stdin: self.notes_stdin,
+            totp: self.totp.clone(),
+            fields: self.field.clone(),
+            hidden_fields: self.hidden_field.clone(),
+            folder: self.folder.clone(),
+            favourite: self.favourite,
+        }
+    }
 }
