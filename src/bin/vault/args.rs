@@ -9,6 +9,7 @@ use vaultd::client::generate;
 /// password comes from VAULT_PASSWORD or a prompt; nothing secret is written
 /// to disk. Global options go before the command.
 #[derive(FromArgs, ArgsInfo)]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Args {
     /// server URL (env VAULT_SERVER; default http://127.0.0.1:8080)
     #[argh(option)]
@@ -60,6 +61,7 @@ pub enum Command {
 /// and not easily guessed); saves server and username to the profile
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "register")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Register {
     /// invite code, when the server's signups are closed
     #[argh(option)]
@@ -84,6 +86,7 @@ pub struct Details {
 /// terminal, else from a prompt, or is generated
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "add")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Add {
     /// the name, e.g. mail.example.org (case and surrounding spaces ignored)
     #[argh(positional)]
@@ -133,6 +136,7 @@ pub struct Add {
 /// on stdout; SITE may also be a URL or an unambiguous part of a name
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "get")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Get {
     /// the site, a URL, or part of a name
     #[argh(positional)]
@@ -152,6 +156,7 @@ pub struct Get {
 /// print every field of an entry; secrets masked unless --reveal
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "show")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Show {
     /// the site
     #[argh(positional)]
@@ -167,6 +172,7 @@ pub struct Show {
 /// print the entry's current TOTP code (and on a terminal the seconds left)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "code")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Code {
     /// the site
     #[argh(positional)]
@@ -176,6 +182,7 @@ pub struct Code {
 /// list the entries, sorted (not those in the trash)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "ls")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Ls {
     /// print JSON (site, username, version, updated_at; no passwords)
     #[argh(switch)]
@@ -185,6 +192,7 @@ pub struct Ls {
 /// find entries by name, username, URL or folder (substring, then fuzzy)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "search")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Search {
     /// what to look for
     #[argh(positional)]
@@ -198,6 +206,7 @@ pub struct Search {
 /// options, asks for the new password
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "edit")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct EditCmd {
     /// the site
     #[argh(positional)]
@@ -255,6 +264,7 @@ pub struct EditCmd {
 /// list the entry's earlier passwords, newest first (masked unless --reveal)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "history")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct History {
     /// the site
     #[argh(positional)]
@@ -267,6 +277,7 @@ pub struct History {
 /// move an entry to the trash (or delete it for good with --purge)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "rm")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Rm {
     /// the site
     #[argh(positional)]
@@ -282,6 +293,7 @@ pub struct Rm {
 /// list the entries in the trash
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "trash")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Trash {
     /// print JSON (as ls --json)
     #[argh(switch)]
@@ -291,6 +303,7 @@ pub struct Trash {
 /// take an entry out of the trash
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "restore")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Restore {
     /// the site
     #[argh(positional)]
@@ -300,6 +313,7 @@ pub struct Restore {
 /// print a random password (OS CSPRNG, unbiased) or passphrase
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "generate")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Generate {
     /// length (default 24)
     #[argh(option, default = "generate::DEFAULT_LENGTH")]
@@ -322,17 +336,20 @@ pub struct Generate {
 /// twice); ends every other session
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "passwd")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Passwd {}
 
 /// print every entry decrypted as JSON on stdout (keep it safe!)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "export")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Export {}
 
 /// import entries from a file ("-" for stdin); bad rows are reported with
 /// their line and skipped, existing sites are left alone
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "import")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Import {
     /// the file
     #[argh(positional)]
@@ -346,6 +363,7 @@ pub struct Import {
 /// `vault config server URL`, `vault config username NAME`
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "config")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Config {
     /// nothing (show), or `server URL` or `username NAME` (set)
     #[argh(positional)]
@@ -355,11 +373,13 @@ pub struct Config {
 /// end every session of the account
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "logout")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Logout {}
 
 /// delete the account and every entry on the server, for good
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "unregister")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Unregister {
     /// confirm: without it nothing is deleted
     #[argh(switch)]
@@ -369,6 +389,7 @@ pub struct Unregister {
 /// print a completion script: bash, zsh or fish
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "completions")]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Completions {
     /// the shell
     #[argh(positional)]
