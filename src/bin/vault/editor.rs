@@ -173,3 +173,18 @@ pub fn edit(ctx: &Ctx, e: EditCmd) -> Res {
     eprintln!("changed {}", current.site());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_memory_file_systems() {
+        if Path::new("/dev/shm").is_dir() {
+            assert!(is_memory_fs(Path::new("/dev/shm")));
+        }
+        // The build directory is on a disk.
+        assert!(!is_memory_fs(Path::new(env!("CARGO_MANIFEST_DIR"))));
+        assert!(!is_memory_fs(Path::new("/nonexistent")));
+    }
+}
