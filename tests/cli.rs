@@ -632,7 +632,7 @@ fn export_and_import_json() {
     assert!(out.stderr.contains("plain text"), "{out:#?}");
     let export = out.json();
     assert_eq!(export["format"], "vault-export");
-    assert_eq!(export["version"], 1);
+    assert_eq!(export["version"], 2);
     let entries = export["entries"].as_array().unwrap();
     let plain = |v: &Value| -> Vec<(String, Value, String)> {
         v["entries"]

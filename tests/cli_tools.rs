@@ -227,3 +227,50 @@ fn editor_on_a_memory_file_system() {
         0
     );
 }
+
+/// `vault export` (version 2) carries whole entries; `import` into another
+/// account gives them back, notes, URLs, fields and all.
+#[test]
+fn export_import_keeps_every_field() {
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let a = Device::new(&server.base_url(), "xa", "export tools master pw");
+    register(&a);
+    a.input(
+        &[
+            "add",
+            "rich.example",
+            "--url",
+            "https://rich.example",
+            "--notes",
+            "n1",
+            "--hidden-field",
+            "PIN=1",
+            "--totp",
+            "JBSWY3DPEHPK3PXP",
+            "--folder",
+            "F",
+        ],
+        "rich-pw",
+    )
+    .ok();
+    a.run(&["add", "Note only", "--type", "note", "--notes", "just text"])
+        .ok();
+    let export = a.run(&["export"]).ok().stdout;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&export).unwrap()["version"],
+        2
+    );
+    let b = Device::new(&server.base_url(), "xb", "export tools master pw");
+    register(&b);
+    b.input(&["import", "-", "--format", "json"], &export).ok();
+    for name in ["rich.example", "Note only"] {
+        let mut x = a.run(&["show", name, "--json", "--reveal"]).ok().json();
+        let mut y = b.run(&["show", name, "--json", "--reveal"]).ok().json();
+        for j in [&mut x, &mut y] {
+            for k in ["created", "updated", "updated_at"] {
+                j.as_object_mut().unwrap().remove(k);
+            }
+        }
+        assert_eq!(x, y, "{name}");
+    }
+}

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::entry::Doc;
+
 /// The formats `vault import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -41,6 +43,8 @@ pub struct Row {
     pub site: String,
     pub username: Option<String>,
     pub password: Zeroizing<String>,
+    /// Everything else the source had (format 2 document), if anything.
+    pub doc: Option<Doc>,
 }
 
 /// A row that was not imported, and why.
@@ -55,7 +59,7 @@ pub struct Problem {
 pub struct ExportFile {
     /// Always `"vault-export"`.
     pub format: String,
-    /// Always 1.
+    /// 2 (1: vault 0.1, without `entry`).
     pub version: u32,
     pub entries: Vec<ExportEntry>,
 }
@@ -69,6 +73,10 @@ pub struct ExportEntry {
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    /// Version 2: the whole entry (docs/CRYPTO.md "The document"); its
+    /// `name` is `site` and its `username` is `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Doc>,
 }
 
 /// The value of [`ExportFile::format`].
@@ -138,12 +146,20 @@ fn parse_json(text: &str) -> Result<(Vec<Row>, Vec<Problem>), String> {
         match serde_json::from_value::<ExportEntry>(item) {
             Ok(e) => {
                 let password = Zeroizing::new(e.password);
-                match check(&e.site, &password) {
+                // Only a login needs a password (a note or card has none).
+                let login = e.entry.as_ref().is_none_or(|d| d.kind == "login");
+                let checked = if login {
+                    check(&e.site, &password)
+                } else {
+                    check(&e.site, "-")
+                };
+                match checked {
                     Ok(()) => rows.push(Row {
                         place,
                         site: e.site.trim().to_owned(),
-                        username: e.username.filter(|u| !u.is_empty()),
+                        username: e.username.clone().filter(|u| !u.is_empty()),
                         password,
+                        doc: e.entry.clone(),
                     }),
                     Err(reason) => problems.push(Problem { place, reason }),
                 }
@@ -245,6 +261,7 @@ fn parse_csv_export(
             site,
             username,
             password,
+            doc: None,
         });
     }
     Ok((rows, problems))

@@ -361,6 +361,10 @@ impl Session {
         self.write_delete(&e.wire_site, site.trim())
     }
 
+    /// Changes the master password: a new OPAQUE registration through
+    /// `/account/password`, with the same vault key re-wrapped under the
+    /// new export key. Entries are untouched. Every other session ends;
+    /// the returned one is valid.
     pub fn change_password(self, new_password: &str) -> Result<Session, Error> {
         if new_password.is_empty() {
             return Err(Error::EmptyPassword);
@@ -391,27 +395,33 @@ impl Session {
             ..self
         })
     }
+    /// Ends every session of this user (`/logout`).
     pub fn logout(self) -> Result<(), Error> {
         self.api.logout(&self.token).map_err(authed)
     }
+    /// Deletes the account and every entry.
     pub fn delete_account(self) -> Result<(), Error> {
         self.api.account_delete(&self.token).map_err(|e| match e {
             ApiError::Forbidden { .. } => Error::ReauthRequired,
             e => authed(e),
         })
     }
+    /// Every entry decrypted (trashed ones too), as `vault export` writes
+    /// it (version 2: each with its whole document). The JSON holds
+    /// plaintext passwords.
     pub fn export(&self) -> Result<Zeroizing<String>, Error> {
         let entries = self.get_all()?;
         let file = import::ExportFile {
             format: import::EXPORT_FORMAT.to_owned(),
-            version: 1,
+            version: 2,
             entries: entries
                 .into_iter()
                 .map(|e| import::ExportEntry {
                     site: e.site().to_owned(),
                     username: e.username().map(str::to_owned),
                     password: e.password.to_string(),
-                    updated_at: Some(e.updated_at),
+                    updated_at: Some(e.updated_at.clone()),
+                    entry: Some(e.doc.clone()),
                 })
                 .collect(),
         };
@@ -422,6 +432,10 @@ impl Session {
         }
         Ok(Zeroizing::new(json))
     }
+    /// Adds `rows`; a row whose site exists, or that fails, becomes a
+    /// problem and the rest go on. `progress(done, total)` after each row.
+    /// Stops at the first error that is not about one row (server
+    /// unreachable, session ended…).
     pub fn import(
         &self,
         rows: &[import::Row],
@@ -432,13 +446,22 @@ impl Session {
             problems: Vec::new(),
         };
         for (i, row) in rows.iter().enumerate() {
-            match self.add(&row.site, row.username.as_deref(), &row.password) {
+            let added = match &row.doc {
+                Some(doc) => {
+                    let mut doc = doc.clone();
+                    doc.name = row.site.clone();
+                    doc.username = row.username.clone();
+                    self.add_doc(doc, &row.password)
+                }
+                None => self.add(&row.site, row.username.as_deref(), &row.password),
+            };
+            match added {
                 Ok(()) => report.imported += 1,
                 Err(Error::SiteExists(site)) => report.problems.push(import::Problem {
                     place: row.place.clone(),
                     reason: format!("`{site}` is already in the vault"),
                 }),
-                Err(e @ (Error::Crypto(_) | Error::InvalidSiteName(_))) => {
+                Err(e @ (Error::Crypto(_) | Error::InvalidSiteName(_) | Error::Entry(_))) => {
                     report.problems.push(import::Problem {
                         place: row.place.clone(),
                         reason: e.to_string(),
