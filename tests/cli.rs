@@ -726,10 +726,9 @@ fn import_csv_reports_bad_rows_by_line() {
         out.stderr.lines().collect::<Vec<_>>(),
         [
             "line 4: 6 fields where the header has 11 (skipped)",
-            "line 5: a Bitwarden `note` item, not a login (skipped)",
             "line 7: no password (skipped)",
-            &format!("imported 2 of 5 entries from {file}"),
-            "vault: 3 entries were not imported; see the lines above",
+            &format!("imported 3 of 5 entries from {file}"),
+            "vault: 2 entries were not imported; see the lines above",
         ]
     );
 
@@ -753,12 +752,30 @@ fn import_csv_reports_bad_rows_by_line() {
     assert_eq!(
         ls(&d),
         [
+            "A secure note",
             "Forum",
             "git.example.com",
             "Mail Account",
             "Shop.Example.net"
         ]
     );
+    // Notes, URLs, favourites, folders and secure notes come along (issue 13).
+    let e = d.run(&["show", "mail account", "--json"]).ok().json();
+    assert_eq!(
+        (&e["notes"], &e["urls"], &e["favourite"]),
+        (
+            &json!("two-line\nnote"),
+            &json!(["https://mail.example.org/login"]),
+            &json!(true)
+        )
+    );
+    let e = d.run(&["show", "a secure note", "--json"]).ok().json();
+    assert_eq!(
+        (&e["type"], &e["notes"]),
+        (&json!("note"), &json!("secret text"))
+    );
+    let e = d.run(&["show", "git.example.com", "--json"]).ok().json();
+    assert_eq!(e["folder"], "Work");
     let e = d.run(&["get", "mail account", "--json"]).ok().json();
     assert_eq!(
         (&e["username"], &e["password"]),

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::entry::Doc;
+use super::entry::{CustomField, Doc};
 
 /// The formats `vault import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,11 +97,12 @@ pub fn parse(format: Format, text: &str) -> Result<(Vec<Row>, Vec<Problem>), Str
                 password: "login_password",
             },
             |h, f| match column(h, f, "type") {
-                Some(t) if !t.is_empty() && t != "login" => {
-                    Some(format!("a Bitwarden `{t}` item, not a login"))
-                }
+                Some(t) if !t.is_empty() && t != "login" && t != "note" => Some(format!(
+                    "a Bitwarden `{t}` item (only logins and notes are read)"
+                )),
                 _ => None,
             },
+            bitwarden_doc,
         ),
         Format::KeepassxcCsv => parse_csv_export(
             text,
@@ -117,6 +118,7 @@ pub fn parse(format: Format, text: &str) -> Result<(Vec<Row>, Vec<Problem>), Str
                 }
                 _ => None,
             },
+            keepassxc_doc,
         ),
     }
 }
@@ -190,10 +192,64 @@ struct CsvColumns {
     password: &'static str,
 }
 
+/// What a Bitwarden row holds beyond name, username and password.
+fn bitwarden_doc(h: &[String], f: &[String]) -> Doc {
+    let col = |name| column(h, f, name).unwrap_or_default().to_owned();
+    let mut doc = Doc::new(
+        if col("type") == "note" {
+            "note"
+        } else {
+            "login"
+        },
+        "",
+    );
+    doc.urls = split_list(&col("login_uri"), ',');
+    doc.notes = Some(col("notes")).filter(|n| !n.is_empty());
+    doc.totp = Some(col("login_totp")).filter(|t| !t.is_empty());
+    doc.folder = Some(col("folder")).filter(|t| !t.is_empty());
+    doc.favourite = col("favorite") == "1";
+    // Custom fields: one `name: value` a line.
+    doc.fields = col("fields")
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| CustomField {
+            name: n.trim().to_owned(),
+            value: v.to_owned(),
+            hidden: false,
+        })
+        .collect();
+    doc
+}
+
+/// What a KeePassXC row holds beyond name, username and password.
+fn keepassxc_doc(h: &[String], f: &[String]) -> Doc {
+    let col = |name| column(h, f, name).unwrap_or_default().to_owned();
+    let mut doc = Doc::new("login", "");
+    doc.urls = split_list(&col("URL"), '\n');
+    doc.notes = Some(col("Notes")).filter(|n| !n.is_empty());
+    doc.totp = Some(col("TOTP")).filter(|t| !t.is_empty());
+    let group = col("Group");
+    let group = group
+        .strip_prefix("Root")
+        .unwrap_or(&group)
+        .trim_start_matches('/');
+    doc.folder = Some(group.to_owned()).filter(|g| !g.is_empty());
+    doc
+}
+
+fn split_list(text: &str, sep: char) -> Vec<String> {
+    text.split(sep)
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn parse_csv_export(
     text: &str,
     cols: &CsvColumns,
     skip: impl Fn(&[String], &[String]) -> Option<String>,
+    extra: impl Fn(&[String], &[String]) -> Doc,
 ) -> Result<(Vec<Row>, Vec<Problem>), String> {
     let mut records = parse_csv(text).into_iter();
     let header = match records.next() {
@@ -251,7 +307,14 @@ fn parse_csv_export(
             name.to_owned()
         };
         let password = Zeroizing::new(fields[i_pass].clone());
-        if let Err(reason) = check(&site, &password) {
+        let doc = extra(&header, &fields);
+        // A note has no password.
+        let needs = if doc.kind == "login" {
+            password.as_str()
+        } else {
+            "-"
+        };
+        if let Err(reason) = check(&site, needs) {
             problems.push(Problem { place, reason });
             continue;
         }
@@ -261,7 +324,7 @@ fn parse_csv_export(
             site,
             username,
             password,
-            doc: None,
+            doc: Some(doc),
         });
     }
     Ok((rows, problems))
@@ -472,11 +535,19 @@ mod tests {
             got,
             vec![
                 ("line 2", "Mail", Some("alice"), "p,w\"1"),
+                ("line 3", "A note", None, ""),
                 ("line 4", "Shop.Example.com", None, "pw2"),
             ]
         );
+        let note = rows[1].doc.as_ref().unwrap();
+        assert_eq!(
+            (note.kind.as_str(), note.notes.as_deref()),
+            ("note", Some("secret text"))
+        );
+        let mail = rows[0].doc.as_ref().unwrap();
+        assert_eq!(mail.urls, ["https://mail.example.org/login"]);
         let places: Vec<_> = problems.iter().map(|p| p.place.as_str()).collect();
-        assert_eq!(places, vec!["line 3", "line 5", "line 6"]);
+        assert_eq!(places, vec!["line 5", "line 6"]);
     }
 
     #[test]
