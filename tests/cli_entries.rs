@@ -94,6 +94,11 @@ fn add_show_get(backend: Backend) {
     );
     assert_eq!(j["fields"][1]["value"], "0000");
 
+    get_fields_and_types(&d);
+}
+
+/// `get --field` of each member, `--json --field`; notes and cards.
+fn get_fields_and_types(d: &Device) {
     let field = |f: &str| d.run(&["get", "github", "--field", f]).ok().stdout;
     assert_eq!(field("notes"), "recovery: 1111 2222\nsecond line\n");
     assert_eq!(field("PIN"), "0000\n");
@@ -143,7 +148,7 @@ fn add_show_get(backend: Backend) {
         .fails(2, "NAME=VALUE");
     d.run(&["add", "x", "--totp", "not base32!"])
         .fails(2, "--totp");
-    assert_eq!(ls(&d), ["GitHub", "Recovery codes", "Visa"]);
+    assert_eq!(ls(d), ["GitHub", "Recovery codes", "Visa"]);
 }
 
 /// `vault code`: the RFC 6238 code of the entry's secret now.
@@ -252,26 +257,29 @@ fn edit_history_trash(backend: Backend) {
         (&json!(false), &Value::Null)
     );
     assert_eq!(d.run(&["get", "shop.example"]).ok().stdout, "pw-11\n");
+    trash_restore_purge(&server, &d);
+}
 
-    // Trash: hidden from ls, listed by trash, back with restore.
+/// Trash: hidden from ls, listed by trash, back with restore; purge.
+fn trash_restore_purge(server: &TestServer, d: &Device) {
     d.run(&["rm", "shop.example"]).ok();
-    assert_eq!(ls(&d), Vec::<String>::new());
+    assert_eq!(ls(d), Vec::<String>::new());
     assert_eq!(d.run(&["trash"]).ok().stdout, "shop.example\n");
     d.run(&["edit", "shop.example", "--username", "x"])
         .fails(3, "in the trash");
     d.run(&["restore", "shop.example"]).ok();
     d.run(&["restore", "shop.example"])
         .fails(1, "is not in the trash");
-    assert_eq!(ls(&d), ["shop.example"]);
+    assert_eq!(ls(d), ["shop.example"]);
     assert_eq!(d.run(&["trash"]).ok().stdout, "");
     // Purge asks; without a terminal it needs --yes, and nothing goes.
     d.run(&["rm", "shop.example", "--purge"])
         .fails(2, "pass --yes");
-    assert_eq!(ls(&d), ["shop.example"]);
+    assert_eq!(ls(d), ["shop.example"]);
     d.run(&["rm", "shop.example", "--yes"])
         .fails(2, "--yes goes with --purge");
     d.run(&["rm", "shop.example", "--purge", "--yes"]).ok();
-    let (status, body) = server.post("/get", Some(&token(&server, "hist")), &json!({}));
+    let (status, body) = server.post("/get", Some(&token(server, "hist")), &json!({}));
     assert_eq!(
         (status, body["entries"].as_array().unwrap().len()),
         (200, 0)
