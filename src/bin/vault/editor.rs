@@ -157,7 +157,9 @@ pub fn edit(ctx: &Ctx, e: EditCmd) -> Res {
         return Ok(());
     }
     session.modify_entry(&current, |doc, pw| {
-        doc.kind = new.kind.clone();
+        doc.card = new.card.clone();
+        doc.identity = new.identity.clone();
+        doc.set_kind(&new.kind);
         doc.username = new.username.clone().filter(|u| !u.is_empty());
         *pw = Zeroizing::new(new.password.clone());
         doc.urls = new.urls.clone();
@@ -166,8 +168,6 @@ pub fn edit(ctx: &Ctx, e: EditCmd) -> Res {
         doc.fields = new.fields.clone();
         doc.folder = new.folder.clone().filter(|f| !f.is_empty());
         doc.favourite = new.favourite;
-        doc.card = new.card.clone();
-        doc.identity = new.identity.clone();
         Ok(())
     })?;
     eprintln!("changed {}", current.site());

@@ -80,7 +80,7 @@ fn check_details(d: &Details) -> Res {
 fn apply_details(doc: &mut Doc, d: Details, notes: Option<String>) {
     let some = |v: String| Some(v).filter(|v| !v.is_empty());
     if let Some(k) = d.kind {
-        doc.kind = k;
+        doc.set_kind(&k);
     }
     if !d.urls.is_empty() {
         doc.urls = d.urls.into_iter().filter(|u| !u.is_empty()).collect();
