@@ -175,6 +175,9 @@ fn code(backend: Backend) {
         "{got}"
     );
     assert_eq!(got.trim().len(), 8);
+    // On a terminal, with the seconds left.
+    let shown = cli_kit::on_terminal(&d, &["code", "otp.example"], "");
+    assert!(shown.contains(" s left)"), "{shown}");
     d.input(&["add", "plain.example"], "pw").ok();
     d.run(&["code", "plain.example"])
         .fails(1, "has no TOTP secret");
