@@ -9,9 +9,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use cli_kit::{Device, files_under, register};
+use cli_kit::{Device, dead_url, files_under, register};
 use common::{Backend, TempDir, TestServer};
 use serde_json::json;
+
+const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const DIGITS: &str = "0123456789";
+const SYMBOLS: &str = "!#%&()*+,-./:;<=>?@[]^_{|}~";
 
 const WORDS: &str = include_str!("../src/client/eff_large_wordlist.txt");
 
@@ -273,4 +278,60 @@ fn export_import_keeps_every_field() {
         }
         assert_eq!(x, y, "{name}");
     }
+}
+
+/// `vault generate`: length, --no-symbols, the character set, one of each
+/// class; no server needed.
+#[test]
+fn generate() {
+    // A dead server: generate must not need one.
+    let d = Device::new(&dead_url(), "nobody", "x");
+    let all: String = [LOWER, UPPER, DIGITS, SYMBOLS].concat();
+    let mut seen = Vec::new();
+    for (args, len, symbols) in [
+        (&["generate"][..], 24, true),
+        (&["generate", "--length", "64"][..], 64, true),
+        (&["generate", "--length", "8", "--no-symbols"][..], 8, false),
+        (
+            &["generate", "--no-symbols", "--length", "300"][..],
+            300,
+            false,
+        ),
+    ] {
+        let out = d.run(args).ok();
+        assert_eq!(out.stderr, "");
+        let pw = out
+            .stdout
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("one line: {out:#?}"));
+        assert_eq!(pw.chars().count(), len, "{pw}");
+        let allowed = if symbols {
+            all.clone()
+        } else {
+            [LOWER, UPPER, DIGITS].concat()
+        };
+        assert!(pw.chars().all(|c| allowed.contains(c)), "{pw}");
+        for class in [LOWER, UPPER, DIGITS] {
+            assert!(
+                pw.chars().any(|c| class.contains(c)),
+                "{pw} lacks one of {class}"
+            );
+        }
+        if symbols {
+            assert!(
+                pw.chars().any(|c| SYMBOLS.contains(c)),
+                "{pw} lacks a symbol"
+            );
+        }
+        // Never characters that need quoting in a shell.
+        assert!(!pw.chars().any(|c| "\"'`\\$ ".contains(c)), "{pw}");
+        seen.push(pw.to_owned());
+    }
+    let again = d.run(&["generate"]).ok().stdout;
+    assert_ne!(again.trim_end(), seen[0], "two runs give two passwords");
+    d.run(&["generate", "--length", "7"])
+        .fails(2, "between 8 and 1024");
+    d.run(&["generate", "--length", "1025"])
+        .fails(2, "between 8 and 1024");
+    assert_eq!(d.run(&["generate", "--length", "many"]).code, 2);
 }
