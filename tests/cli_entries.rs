@@ -113,6 +113,11 @@ fn get_fields_and_types(d: &Device) {
         .ok()
         .json();
     assert_eq!(j, json!({"username": "rich"}));
+    let j = d
+        .run(&["get", "github", "--field", "password", "--json"])
+        .ok()
+        .json();
+    assert_eq!(j, json!({"password": "gh-password"}));
     d.run(&["get", "github", "--field", "nope"])
         .fails(2, "unknown field `nope`");
 

@@ -143,8 +143,8 @@ pub struct Get {
     pub site: String,
     /// field to print: password (default), username, notes, totp, url, or
     /// a custom field's name
-    #[argh(option, default = "String::from(\"password\")")]
-    pub field: String,
+    #[argh(option)]
+    pub field: Option<String>,
     /// print JSON: the whole entry, or {FIELD: value} with --field
     #[argh(switch)]
     pub json: bool,

@@ -219,21 +219,18 @@ pub fn get(ctx: &Ctx, g: Get) -> Res {
     }
     let session = ctx.login()?;
     let e = live(find(&session, &g.site)?)?;
-    if g.json && g.field == "password" && !g.clip {
-        return print_entry_json(&Zeroizing::new(json_line(&crate::output::EntryJson::of(
-            &e,
-        ))));
+    if g.json && g.field.is_none() && !g.clip {
+        let json = json_line(&crate::output::EntryJson::of(&e));
+        return print_entry_json(&Zeroizing::new(json));
     }
-    let value = Zeroizing::new(field_value(&e, &g.field)?);
+    let field = g.field.as_deref().unwrap_or("password");
+    let value = Zeroizing::new(field_value(&e, field)?);
     if g.clip {
-        return crate::clip::copy(&value, &format!("{} of {}", g.field, e.site()));
+        return crate::clip::copy(&value, &format!("{field} of {}", e.site()));
     }
     if g.json {
         let mut m = serde_json::Map::new();
-        m.insert(
-            g.field.clone(),
-            serde_json::Value::String(value.to_string()),
-        );
+        m.insert(field.to_owned(), value.to_string().into());
         return print_entry_json(&Zeroizing::new(json_line(&m)));
     }
     print_entry_lines(value.split('\n'))
