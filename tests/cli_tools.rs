@@ -81,8 +81,14 @@ fn profile_saved_and_config() {
     d.run(&["config", "server", "ftp://x"]).fails(2, "http://");
     d.run(&["config", "colour", "red"])
         .fails(2, "unknown setting `colour`");
-    d.run(&["--profile", "work", "config", "username", "sal"])
+    // `config` (and `register`) make a profile that does not exist yet.
+    d.run(&["--profile", "work", "ls"])
         .fails(2, "no profile `work`");
+    d.run(&["--profile", "work", "config", "username", "sal-work"])
+        .ok();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.config_file()).unwrap()).unwrap();
+    assert_eq!(file["profiles"]["work"], json!({"username": "sal-work"}));
     d.run(&["config", "username", "other"]).ok();
     d.run(&["get", "p.example"])
         .fails(1, "wrong master password");

@@ -32,14 +32,17 @@ pub struct Ctx {
 
 impl Ctx {
     /// Flags > environment > profile file > defaults.
+    #[allow(clippy::ref_option)] // the parsed arguments, as argh holds them
     pub fn resolve(
         server: &Option<String>,
         username: &Option<String>,
         profile: &Option<String>,
         ca_file: &Option<PathBuf>,
+        creates_profile: bool,
     ) -> Res<Ctx> {
         let profile_name = profile.clone().or_else(|| env("VAULT_PROFILE"));
-        let explicit = profile_name.is_some();
+        // A named profile must exist, except for the commands that make it.
+        let explicit = profile_name.is_some() && !creates_profile;
         let profile_name = profile_name.unwrap_or_else(|| config::DEFAULT_PROFILE.to_owned());
         let profile_path = config::config_path();
         let profile = match &profile_path {

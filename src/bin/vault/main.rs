@@ -53,7 +53,14 @@ fn run(args: Args) -> Res {
         Command::Completions(c) => return commands::completions(c),
         c => c,
     };
-    let ctx = Ctx::resolve(&args.server, &args.username, &args.profile, &args.ca_file)?;
+    let creates_profile = matches!(command, Command::Register(_) | Command::Config(_));
+    let ctx = Ctx::resolve(
+        &args.server,
+        &args.username,
+        &args.profile,
+        &args.ca_file,
+        creates_profile,
+    )?;
     let result = dispatch(&ctx, command);
     if result.is_ok() {
         ctx.finish();
