@@ -386,88 +386,98 @@ pub fn parse_csv(text: &str) -> Vec<Result<Record, CsvError>> {
     let mut chars = text.chars().peekable();
     let mut line = 1usize;
     while chars.peek().is_some() {
-        let start = line;
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut error: Option<String> = None;
-        let mut quoted_open_line = None;
-        // State: at field start, inside a quoted field, after a closing quote,
-        // inside an unquoted field.
-        #[derive(PartialEq)]
-        enum St {
-            Start,
-            Quoted,
-            AfterQuote,
-            Plain,
-        }
-        let mut st = St::Start;
-        loop {
-            let c = chars.next();
-            match (&st, c) {
-                (_, None) => {
-                    if st == St::Quoted {
-                        error = Some(format!(
-                            "a quoted field opened on line {} is never closed",
-                            quoted_open_line.unwrap_or(start)
-                        ));
-                    }
-                    fields.push(std::mem::take(&mut field));
-                    break;
-                }
-                (St::Quoted, Some('"')) => {
-                    if chars.peek() == Some(&'"') {
-                        chars.next();
-                        field.push('"');
-                    } else {
-                        st = St::AfterQuote;
-                    }
-                }
-                (St::Quoted, Some(ch)) => {
-                    if ch == '\n' {
-                        line += 1;
-                    }
-                    field.push(ch);
-                }
-                (_, Some(',')) => {
-                    fields.push(std::mem::take(&mut field));
-                    st = St::Start;
-                }
-                (_, Some('\r')) if chars.peek() == Some(&'\n') => {}
-                (_, Some('\n')) => {
-                    line += 1;
-                    fields.push(std::mem::take(&mut field));
-                    break;
-                }
-                (St::Start, Some('"')) => {
-                    st = St::Quoted;
-                    quoted_open_line = Some(line);
-                }
-                (St::AfterQuote, Some(ch)) => {
-                    error.get_or_insert_with(|| format!("unexpected `{ch}` after a closing quote"));
-                    field.push(ch);
-                }
-                (St::Plain, Some('"')) => {
-                    error.get_or_insert_with(|| "a quote inside an unquoted field".to_owned());
-                    field.push('"');
-                }
-                (_, Some(ch)) => {
-                    st = St::Plain;
-                    field.push(ch);
-                }
-            }
-        }
-        out.push(match error {
-            Some(reason) => Err(CsvError {
-                line: start,
-                reason,
-            }),
-            None => Ok(Record {
-                line: start,
-                fields,
-            }),
-        });
+        out.push(read_record(&mut chars, &mut line));
     }
     out
+}
+
+/// Where the CSV reader is: at field start, inside a quoted field, after a
+/// closing quote, inside an unquoted field.
+#[derive(PartialEq)]
+enum St {
+    Start,
+    Quoted,
+    AfterQuote,
+    Plain,
+}
+
+/// One record (which may span lines inside quotes); `line` is the line it
+/// starts on, and moves past it.
+fn read_record(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    line: &mut usize,
+) -> Result<Record, CsvError> {
+    let start = *line;
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut error: Option<String> = None;
+    let mut quoted_open_line = None;
+    let mut st = St::Start;
+    loop {
+        let c = chars.next();
+        match (&st, c) {
+            (_, None) => {
+                if st == St::Quoted {
+                    error = Some(format!(
+                        "a quoted field opened on line {} is never closed",
+                        quoted_open_line.unwrap_or(start)
+                    ));
+                }
+                fields.push(std::mem::take(&mut field));
+                break;
+            }
+            (St::Quoted, Some('"')) => {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    st = St::AfterQuote;
+                }
+            }
+            (St::Quoted, Some(ch)) => {
+                if ch == '\n' {
+                    *line += 1;
+                }
+                field.push(ch);
+            }
+            (_, Some(',')) => {
+                fields.push(std::mem::take(&mut field));
+                st = St::Start;
+            }
+            (_, Some('\r')) if chars.peek() == Some(&'\n') => {}
+            (_, Some('\n')) => {
+                *line += 1;
+                fields.push(std::mem::take(&mut field));
+                break;
+            }
+            (St::Start, Some('"')) => {
+                st = St::Quoted;
+                quoted_open_line = Some(*line);
+            }
+            (St::AfterQuote, Some(ch)) => {
+                error.get_or_insert_with(|| format!("unexpected `{ch}` after a closing quote"));
+                field.push(ch);
+            }
+            (St::Plain, Some('"')) => {
+                error.get_or_insert_with(|| "a quote inside an unquoted field".to_owned());
+                field.push('"');
+            }
+            (_, Some(ch)) => {
+                st = St::Plain;
+                field.push(ch);
+            }
+        }
+    }
+    match error {
+        Some(reason) => Err(CsvError {
+            line: start,
+            reason,
+        }),
+        None => Ok(Record {
+            line: start,
+            fields,
+        }),
+    }
 }
 
 #[cfg(test)]
