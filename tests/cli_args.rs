@@ -55,3 +55,120 @@ fn import_from_stdin_after_global_options() {
     .ok();
     assert_eq!(ls(&d), ["ca.example", "server.example"]);
 }
+
+const COMMANDS: [&str; 20] = [
+    "register",
+    "add",
+    "get",
+    "show",
+    "code",
+    "ls",
+    "search",
+    "edit",
+    "history",
+    "rm",
+    "trash",
+    "restore",
+    "generate",
+    "passwd",
+    "export",
+    "import",
+    "config",
+    "logout",
+    "unregister",
+    "completions",
+];
+
+/// `vault completions bash|zsh|fish`; the bash script completes commands
+/// and every option that `vault CMD --help` lists.
+#[test]
+fn completions() {
+    let d = Device::bare();
+    let mut scripts = Vec::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = d.run(&["completions", shell]).ok();
+        assert_eq!(out.stderr, "");
+        for cmd in COMMANDS {
+            assert!(out.stdout.contains(cmd), "{shell} script lacks {cmd}");
+        }
+        scripts.push(out.stdout);
+    }
+    assert!(scripts[1].starts_with("#compdef vault"));
+    assert!(scripts[2].contains("complete -c vault"));
+    d.run(&["completions", "powershell"])
+        .fails(2, "unknown shell `powershell`: use bash, zsh or fish");
+
+    // The commands the CLI itself lists, and each one's options.
+    let help = d.run(&["--help"]).ok().stdout;
+    let listed: Vec<&str> = help
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ").filter(|l| !l.starts_with(' ')))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(listed, COMMANDS, "{help}");
+    let bash = d.home.0.join("vault.bash");
+    std::fs::write(&bash, &scripts[0]).unwrap();
+    let complete = |words: &[&str]| -> Vec<String> {
+        let script = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={}; _vault; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            bash.display(),
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1
+        );
+        let out = Command::new("bash")
+            .args(["--norc", "-c", &script])
+            .output()
+            .expect("bash runs");
+        assert!(out.status.success(), "{out:?}");
+        let mut words: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        words.sort();
+        words
+    };
+    assert_eq!(complete(&["vault", "ge"]), ["generate", "get"]);
+    assert_eq!(
+        complete(&["vault", "--server", "http://h:1", "l"]),
+        ["logout", "ls"]
+    );
+    assert_eq!(
+        complete(&["vault", "get", "--field", ""]),
+        ["folder", "notes", "password", "totp", "url", "username"]
+    );
+    assert_eq!(
+        complete(&["vault", "import", "x", "--format", "k"]),
+        ["keepassxc-csv"]
+    );
+    let top = complete(&["vault", ""]);
+    for cmd in COMMANDS {
+        assert!(
+            top.iter().any(|w| w == cmd),
+            "bash does not complete {cmd}: {top:?}"
+        );
+    }
+    for cmd in COMMANDS {
+        let help = d.run(&[cmd, "--help"]).ok().stdout;
+        let options: Vec<&str> = help
+            .lines()
+            .filter_map(|l| l.trim_start().split([' ', ',']).next())
+            .filter(|w| w.starts_with("--"))
+            .collect();
+        let offered = complete(&["vault", cmd, "--"]);
+        for option in options {
+            assert!(
+                offered.iter().any(|o| o == option),
+                "bash does not offer `vault {cmd} {option}`: {offered:?}"
+            );
+        }
+    }
+}

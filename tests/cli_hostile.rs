@@ -8,9 +8,8 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 
-use cli_kit::{Device, VAULT, register};
+use cli_kit::{Device, on_terminal, register};
 use common::{Backend, TestServer};
 
 /// Clears the screen, sets the window title, rings, forges a second line,
@@ -84,25 +83,6 @@ fn server_error_text_is_escaped() {
     assert_safe(&out.stderr);
 }
 
-/// Runs `vault ARGS` on a pseudo-terminal (util-linux `script`) and returns
-/// what the terminal received.
-fn on_terminal(device: &Device, args: &[&str]) -> String {
-    let line = std::iter::once(VAULT)
-        .chain(args.iter().copied())
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"]).env_clear();
-    cmd.env("PATH", std::env::var_os("PATH").unwrap());
-    for (k, v) in &device.env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("script runs");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// An entry's fields hold control characters (another client may write
 /// them): a pipe gets the exact bytes, a terminal gets them escaped.
 #[test]
@@ -129,7 +109,7 @@ fn entry_fields_raw_in_a_pipe_escaped_on_a_terminal() {
         &["get", "ctl.example", "--json"],
         &["ls", "--json"],
     ] {
-        let shown = on_terminal(&d, args);
+        let shown = on_terminal(&d, args, "");
         assert!(
             !shown
                 .chars()
@@ -138,5 +118,5 @@ fn entry_fields_raw_in_a_pipe_escaped_on_a_terminal() {
         );
         assert!(!shown.trim().is_empty(), "{args:?}");
     }
-    assert!(on_terminal(&d, &["get", "ctl.example"]).contains("pw\\u{1b}]0;title\\u{7}"));
+    assert!(on_terminal(&d, &["get", "ctl.example"], "").contains("pw\\u{1b}]0;title\\u{7}"));
 }

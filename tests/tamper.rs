@@ -438,9 +438,13 @@ fn concurrent_writes_both_land(backend: Backend) {
     verifies(&one, 3);
     // An edit of an entry that changed meanwhile is still refused, not
     // retried over the other device's change.
-    let stale = s1.get("four.example").unwrap().version;
+    let stale = s1.get("four.example").unwrap();
     s2.edit("four.example", password("pw4 by two")).unwrap();
-    match s1.edit_at("four.example", stale, password("pw4 by one")) {
+    let mine = |_: &mut _, pw: &mut zeroize::Zeroizing<String>| {
+        *pw = zeroize::Zeroizing::new("pw4 by one".to_string());
+        Ok(())
+    };
+    match s1.modify_entry(&stale, mine) {
         Err(ClientError::ChangedElsewhere(site)) => assert_eq!(site, "four.example"),
         other => panic!("{:?}", other.map_err(|e| e.to_string())),
     }

@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+/// How long to wait for a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for the server to answer (or take) a read (write).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Largest response body read (every entry of a big vault fits).
 const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
 
@@ -66,7 +71,10 @@ impl std::fmt::Display for ApiError {
             ApiError::Unavailable { .. } => {
                 f.write_str("the server's database is unavailable; retry later")
             }
-            ApiError::Unreachable { url, .. } => write!(f, "server unreachable at {url}"),
+            ApiError::Unreachable { url, .. } => write!(
+                f,
+                "server unreachable: is vaultd running at {url}? check --server"
+            ),
             ApiError::Other { status, message } => {
                 write!(f, "the server answered {status}: {message}")
             }
@@ -309,8 +317,10 @@ impl Api {
             .map_err(|e| bad_ca(format!("cannot set up TLS: {e}")))?;
         let agent = ureq::AgentBuilder::new()
             .tls_connector(std::sync::Arc::new(tls))
-            .timeout_connect(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            // A server that is down, or up and silent, is told in seconds.
+            .timeout_connect(CONNECT_TIMEOUT)
+            .timeout_read(READ_TIMEOUT)
+            .timeout_write(READ_TIMEOUT)
             // Never follow a redirect with a token or an OPAQUE message.
             .redirects(0)
             .user_agent(concat!("vault/", env!("CARGO_PKG_VERSION")))

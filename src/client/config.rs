@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The server used when nothing else says.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -21,19 +21,19 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_PROFILE: &str = "default";
 
 /// One profile of the file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// `vault --strict` for this profile.
     #[serde(default)]
     pub strict: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
@@ -79,6 +79,38 @@ pub fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Profile, 
         None if explicit => Err(format!("no profile `{name}` in {}", path.display())),
         None => Ok(Profile::default()),
     }
+}
+
+/// Sets profile `name` in the file at `path` (made if missing, other
+/// profiles kept), written whole to a temporary file and renamed over it.
+/// Mode 0600: it holds no secret, but says where and as whom one logs in.
+pub fn save_profile(path: &Path, name: &str, profile: &Profile) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file: File = match std::fs::read_to_string(path) {
+        Ok(t) => serde_json::from_str(&t)
+            .map_err(|e| format!("{} is not a valid vault config: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    file.profiles.insert(name.to_owned(), profile.clone());
+    let text = serde_json::to_string_pretty(&file).expect("a config serialises") + "\n";
+    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(fail)?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
 }
 
 /// The first present, non-empty value.

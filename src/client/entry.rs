@@ -121,6 +121,10 @@ pub struct Doc {
     pub identity: Option<Identity>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Unknown members of the `{"password": …}` plaintext, written back
+    /// there (not part of the document's JSON).
+    #[serde(skip)]
+    pub secret_extra: Map<String, Value>,
 }
 
 impl Drop for Doc {
@@ -155,16 +159,28 @@ pub fn now() -> String {
 }
 
 impl Doc {
-    /// A new entry of `kind` named `name`, created now.
+    /// A new entry of `kind` named `name`, created now (a card or an
+    /// identity with its member object, every field null).
     pub fn new(kind: &str, name: &str) -> Doc {
         let t = now();
         let mut d = Doc::default();
         d.v = DOC_VERSION;
-        d.kind = kind.to_owned();
+        d.set_kind(kind);
         d.name = name.trim().to_owned();
         d.created = t.clone();
         d.updated = t;
         d
+    }
+
+    /// Sets the type; a card or an identity gets its member object.
+    pub fn set_kind(&mut self, kind: &str) {
+        self.kind = kind.to_owned();
+        if kind == "card" && self.card.is_none() {
+            self.card = Some(Card::default());
+        }
+        if kind == "identity" && self.identity.is_none() {
+            self.identity = Some(Identity::default());
+        }
     }
 
     /// A format 1 entry in format 2's shape: a login, no other member.
@@ -310,7 +326,7 @@ pub(crate) fn seal_with_nonces(
     let secret = Zeroizing::new(
         serde_json::to_vec(&Secret {
             password: password.to_owned(),
-            extra: Map::new(),
+            extra: doc.secret_extra.clone(),
         })
         .expect("a string serialises"),
     );
@@ -362,12 +378,14 @@ pub fn open(
     let (v, plain) = crypto::open_versioned(key.raw(), password, |v| {
         (v == format).then(|| aad_for(&hash, Field::Password, v))?
     })?;
+    let mut doc = doc;
     let password = if v == FORMAT_V1 {
         std::str::from_utf8(&plain)
             .map_err(|_| CryptoError::BadPlaintext)?
             .to_owned()
     } else {
         let s: Secret = serde_json::from_slice(&plain).map_err(|_| CryptoError::BadPlaintext)?;
+        doc.secret_extra = s.extra;
         s.password
     };
     Ok(Opened {

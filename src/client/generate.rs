@@ -43,6 +43,45 @@ fn uniform_below(n: usize, pool: &mut Vec<u8>) -> Result<usize, String> {
 
 /// A random password of `length` characters: letters, digits and (unless
 /// `symbols` is false) symbols, with at least one of each class.
+/// The EFF long word list (7 776 words, 12.9 bits each), CC BY 3.0 US,
+/// Electronic Frontier Foundation, embedded so that no file is needed.
+const EFF_LONG: &str = include_str!("eff_large_wordlist.txt");
+/// Default number of passphrase words (77 bits).
+pub const DEFAULT_WORDS: usize = 6;
+
+/// A uniform index below `n` (n ≤ 65 536) from two random bytes, by
+/// rejection sampling.
+fn uniform_below_u16(n: usize) -> Result<usize, String> {
+    let limit = 65_536 - (65_536 % n);
+    loop {
+        let mut b = [0u8; 2];
+        random_fill(&mut b)?;
+        let v = u16::from_be_bytes(b) as usize;
+        if v < limit {
+            return Ok(v % n);
+        }
+    }
+}
+
+/// `words` words of the EFF long list joined by `separator`.
+pub fn passphrase(words: usize, separator: &str) -> Result<Zeroizing<String>, String> {
+    if !(4..=40).contains(&words) {
+        return Err(format!("--words must be between 4 and 40, not {words}"));
+    }
+    if separator.chars().any(char::is_control) {
+        return Err("the separator must not hold control characters".into());
+    }
+    let list: Vec<&str> = EFF_LONG.lines().collect();
+    let mut out = Zeroizing::new(String::new());
+    for i in 0..words {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        out.push_str(list[uniform_below_u16(list.len())?]);
+    }
+    Ok(out)
+}
+
 pub fn password(length: usize, symbols: bool) -> Result<Zeroizing<String>, String> {
     if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
         return Err(format!(
@@ -72,6 +111,19 @@ pub fn password(length: usize, symbols: bool) -> Result<Zeroizing<String>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_eff_long_list_is_whole() {
+        let words: Vec<&str> = EFF_LONG.lines().collect();
+        assert_eq!(words.len(), 7776);
+        assert_eq!((words[0], words[7775]), ("abacus", "zoom"));
+        let unique: std::collections::BTreeSet<_> = words.iter().collect();
+        assert_eq!(unique.len(), 7776);
+        let p = passphrase(6, " ").unwrap();
+        assert_eq!(p.split(' ').count(), 6);
+        assert!(p.split(' ').all(|w| words.contains(&w)));
+        assert!(passphrase(3, "-").is_err());
+    }
 
     #[test]
     fn lengths_and_classes() {

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::entry::{CustomField, Doc};
+
 /// The formats `vault import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -41,6 +43,8 @@ pub struct Row {
     pub site: String,
     pub username: Option<String>,
     pub password: Zeroizing<String>,
+    /// Everything else the source had (format 2 document), if anything.
+    pub doc: Option<Doc>,
 }
 
 /// A row that was not imported, and why.
@@ -55,7 +59,7 @@ pub struct Problem {
 pub struct ExportFile {
     /// Always `"vault-export"`.
     pub format: String,
-    /// Always 1.
+    /// 2 (1: vault 0.1, without `entry`).
     pub version: u32,
     pub entries: Vec<ExportEntry>,
 }
@@ -69,6 +73,10 @@ pub struct ExportEntry {
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    /// Version 2: the whole entry (docs/CRYPTO.md "The document"); its
+    /// `name` is `site` and its `username` is `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Doc>,
 }
 
 /// The value of [`ExportFile::format`].
@@ -89,11 +97,12 @@ pub fn parse(format: Format, text: &str) -> Result<(Vec<Row>, Vec<Problem>), Str
                 password: "login_password",
             },
             |h, f| match column(h, f, "type") {
-                Some(t) if !t.is_empty() && t != "login" => {
-                    Some(format!("a Bitwarden `{t}` item, not a login"))
-                }
+                Some(t) if !t.is_empty() && t != "login" && t != "note" => Some(format!(
+                    "a Bitwarden `{t}` item (only logins and notes are read)"
+                )),
                 _ => None,
             },
+            bitwarden_doc,
         ),
         Format::KeepassxcCsv => parse_csv_export(
             text,
@@ -109,6 +118,7 @@ pub fn parse(format: Format, text: &str) -> Result<(Vec<Row>, Vec<Problem>), Str
                 }
                 _ => None,
             },
+            keepassxc_doc,
         ),
     }
 }
@@ -138,12 +148,20 @@ fn parse_json(text: &str) -> Result<(Vec<Row>, Vec<Problem>), String> {
         match serde_json::from_value::<ExportEntry>(item) {
             Ok(e) => {
                 let password = Zeroizing::new(e.password);
-                match check(&e.site, &password) {
+                // Only a login needs a password (a note or card has none).
+                let login = e.entry.as_ref().is_none_or(|d| d.kind == "login");
+                let checked = if login {
+                    check(&e.site, &password)
+                } else {
+                    check(&e.site, "-")
+                };
+                match checked {
                     Ok(()) => rows.push(Row {
                         place,
                         site: e.site.trim().to_owned(),
-                        username: e.username.filter(|u| !u.is_empty()),
+                        username: e.username.clone().filter(|u| !u.is_empty()),
                         password,
+                        doc: e.entry.clone(),
                     }),
                     Err(reason) => problems.push(Problem { place, reason }),
                 }
@@ -174,10 +192,81 @@ struct CsvColumns {
     password: &'static str,
 }
 
+/// What a Bitwarden row holds beyond name, username and password.
+fn bitwarden_doc(h: &[String], f: &[String]) -> Doc {
+    let col = |name| column(h, f, name).unwrap_or_default().to_owned();
+    let mut doc = Doc::new(
+        if col("type") == "note" {
+            "note"
+        } else {
+            "login"
+        },
+        "",
+    );
+    doc.urls = split_list(&col("login_uri"), ',');
+    doc.notes = Some(col("notes")).filter(|n| !n.is_empty());
+    doc.totp = Some(col("login_totp")).filter(|t| !t.is_empty());
+    doc.folder = Some(col("folder")).filter(|t| !t.is_empty());
+    doc.favourite = col("favorite") == "1";
+    // Custom fields: one `name: value` a line.
+    doc.fields = col("fields")
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| CustomField {
+            name: n.trim().to_owned(),
+            value: v.to_owned(),
+            hidden: false,
+        })
+        .collect();
+    doc
+}
+
+/// What a KeePassXC row holds beyond name, username and password.
+fn keepassxc_doc(h: &[String], f: &[String]) -> Doc {
+    let col = |name| column(h, f, name).unwrap_or_default().to_owned();
+    let mut doc = Doc::new("login", "");
+    doc.urls = split_list(&col("URL"), '\n');
+    doc.notes = Some(col("Notes")).filter(|n| !n.is_empty());
+    doc.totp = Some(col("TOTP")).filter(|t| !t.is_empty());
+    let group = col("Group");
+    let group = group
+        .strip_prefix("Root")
+        .unwrap_or(&group)
+        .trim_start_matches('/');
+    doc.folder = Some(group.to_owned()).filter(|g| !g.is_empty());
+    doc
+}
+
+fn split_list(text: &str, sep: char) -> Vec<String> {
+    text.split(sep)
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Where the name, URL, username and password columns are.
+fn column_indexes(
+    header: &[String],
+    cols: &CsvColumns,
+) -> Result<(usize, Option<usize>, usize, usize), String> {
+    let index = |name: &str| header.iter().position(|h| h.trim() == name);
+    let need = |name: &'static str| {
+        index(name).ok_or_else(|| format!("no `{name}` column in the header line"))
+    };
+    Ok((
+        need(cols.name)?,
+        index(cols.url),
+        need(cols.username)?,
+        need(cols.password)?,
+    ))
+}
+
 fn parse_csv_export(
     text: &str,
     cols: &CsvColumns,
     skip: impl Fn(&[String], &[String]) -> Option<String>,
+    extra: impl Fn(&[String], &[String]) -> Doc,
 ) -> Result<(Vec<Row>, Vec<Problem>), String> {
     let mut records = parse_csv(text).into_iter();
     let header = match records.next() {
@@ -185,16 +274,7 @@ fn parse_csv_export(
         Some(Err(e)) => return Err(format!("line {}: {}", e.line, e.reason)),
         None => return Err("the file is empty".into()),
     };
-    let index = |name: &str| header.iter().position(|h| h.trim() == name);
-    let need = |name: &'static str| {
-        index(name).ok_or_else(|| format!("no `{name}` column in the header line"))
-    };
-    let (i_name, i_url, i_user, i_pass) = (
-        need(cols.name)?,
-        index(cols.url),
-        need(cols.username)?,
-        need(cols.password)?,
-    );
+    let (i_name, i_url, i_user, i_pass) = column_indexes(&header, cols)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     for rec in records {
@@ -235,7 +315,14 @@ fn parse_csv_export(
             name.to_owned()
         };
         let password = Zeroizing::new(fields[i_pass].clone());
-        if let Err(reason) = check(&site, &password) {
+        let doc = extra(&header, &fields);
+        // A note has no password.
+        let needs = if doc.kind == "login" {
+            password.as_str()
+        } else {
+            "-"
+        };
+        if let Err(reason) = check(&site, needs) {
             problems.push(Problem { place, reason });
             continue;
         }
@@ -245,6 +332,7 @@ fn parse_csv_export(
             site,
             username,
             password,
+            doc: Some(doc),
         });
     }
     Ok((rows, problems))
@@ -298,223 +386,100 @@ pub fn parse_csv(text: &str) -> Vec<Result<Record, CsvError>> {
     let mut chars = text.chars().peekable();
     let mut line = 1usize;
     while chars.peek().is_some() {
-        let start = line;
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut error: Option<String> = None;
-        let mut quoted_open_line = None;
-        // State: at field start, inside a quoted field, after a closing quote,
-        // inside an unquoted field.
-        #[derive(PartialEq)]
-        enum St {
-            Start,
-            Quoted,
-            AfterQuote,
-            Plain,
-        }
-        let mut st = St::Start;
-        loop {
-            let c = chars.next();
-            match (&st, c) {
-                (_, None) => {
-                    if st == St::Quoted {
-                        error = Some(format!(
-                            "a quoted field opened on line {} is never closed",
-                            quoted_open_line.unwrap_or(start)
-                        ));
-                    }
-                    fields.push(std::mem::take(&mut field));
-                    break;
-                }
-                (St::Quoted, Some('"')) => {
-                    if chars.peek() == Some(&'"') {
-                        chars.next();
-                        field.push('"');
-                    } else {
-                        st = St::AfterQuote;
-                    }
-                }
-                (St::Quoted, Some(ch)) => {
-                    if ch == '\n' {
-                        line += 1;
-                    }
-                    field.push(ch);
-                }
-                (_, Some(',')) => {
-                    fields.push(std::mem::take(&mut field));
-                    st = St::Start;
-                }
-                (_, Some('\r')) if chars.peek() == Some(&'\n') => {}
-                (_, Some('\n')) => {
-                    line += 1;
-                    fields.push(std::mem::take(&mut field));
-                    break;
-                }
-                (St::Start, Some('"')) => {
-                    st = St::Quoted;
-                    quoted_open_line = Some(line);
-                }
-                (St::AfterQuote, Some(ch)) => {
-                    error.get_or_insert_with(|| format!("unexpected `{ch}` after a closing quote"));
-                    field.push(ch);
-                }
-                (St::Plain, Some('"')) => {
-                    error.get_or_insert_with(|| "a quote inside an unquoted field".to_owned());
-                    field.push('"');
-                }
-                (_, Some(ch)) => {
-                    st = St::Plain;
-                    field.push(ch);
-                }
-            }
-        }
-        out.push(match error {
-            Some(reason) => Err(CsvError {
-                line: start,
-                reason,
-            }),
-            None => Ok(Record {
-                line: start,
-                fields,
-            }),
-        });
+        out.push(read_record(&mut chars, &mut line));
     }
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Where the CSV reader is: at field start, inside a quoted field, after a
+/// closing quote, inside an unquoted field.
+#[derive(PartialEq)]
+enum St {
+    Start,
+    Quoted,
+    AfterQuote,
+    Plain,
+}
 
-    fn records(text: &str) -> Vec<Result<(usize, Vec<String>), usize>> {
-        parse_csv(text)
-            .into_iter()
-            .map(|r| r.map(|r| (r.line, r.fields)).map_err(|e| e.line))
-            .collect()
+/// One record (which may span lines inside quotes); `line` is the line it
+/// starts on, and moves past it.
+fn read_record(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    line: &mut usize,
+) -> Result<Record, CsvError> {
+    let start = *line;
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut error: Option<String> = None;
+    let mut quoted_open_line = None;
+    let mut st = St::Start;
+    loop {
+        let c = chars.next();
+        match (&st, c) {
+            (_, None) => {
+                if st == St::Quoted {
+                    error = Some(format!(
+                        "a quoted field opened on line {} is never closed",
+                        quoted_open_line.unwrap_or(start)
+                    ));
+                }
+                fields.push(std::mem::take(&mut field));
+                break;
+            }
+            (St::Quoted, Some('"')) => {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    st = St::AfterQuote;
+                }
+            }
+            (St::Quoted, Some(ch)) => {
+                if ch == '\n' {
+                    *line += 1;
+                }
+                field.push(ch);
+            }
+            (_, Some(',')) => {
+                fields.push(std::mem::take(&mut field));
+                st = St::Start;
+            }
+            (_, Some('\r')) if chars.peek() == Some(&'\n') => {}
+            (_, Some('\n')) => {
+                *line += 1;
+                fields.push(std::mem::take(&mut field));
+                break;
+            }
+            (St::Start, Some('"')) => {
+                st = St::Quoted;
+                quoted_open_line = Some(*line);
+            }
+            (St::AfterQuote, Some(ch)) => {
+                error.get_or_insert_with(|| format!("unexpected `{ch}` after a closing quote"));
+                field.push(ch);
+            }
+            (St::Plain, Some('"')) => {
+                error.get_or_insert_with(|| "a quote inside an unquoted field".to_owned());
+                field.push('"');
+            }
+            (_, Some(ch)) => {
+                st = St::Plain;
+                field.push(ch);
+            }
+        }
     }
-
-    fn v(fields: &[&str]) -> Vec<String> {
-        fields.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn csv_basics() {
-        assert_eq!(
-            records("a,b,c\n1,\"x,y\",\"he said \"\"hi\"\"\"\r\n\"multi\nline\",,z\nlast"),
-            vec![
-                Ok((1, v(&["a", "b", "c"]))),
-                Ok((2, v(&["1", "x,y", "he said \"hi\""]))),
-                Ok((3, v(&["multi\nline", "", "z"]))),
-                Ok((5, v(&["last"]))),
-            ]
-        );
-        assert_eq!(records(""), vec![]);
-        assert_eq!(
-            records("a\n\nb\n"),
-            vec![Ok((1, v(&["a"]))), Ok((2, v(&[""]))), Ok((3, v(&["b"]))),]
-        );
-    }
-
-    #[test]
-    fn csv_errors_stay_in_their_record() {
-        assert_eq!(
-            records("h1,h2\n\"a\"b,c\nok,1\nx\"y,2\n"),
-            vec![
-                Ok((1, v(&["h1", "h2"]))),
-                Err(2),
-                Ok((3, v(&["ok", "1"]))),
-                Err(4),
-            ]
-        );
-        let r = parse_csv("h\n\"never closed\nmore\n");
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[1].as_ref().unwrap_err().line, 2);
-    }
-
-    #[test]
-    fn bitwarden() {
-        let text = "\u{feff}folder,favorite,type,name,notes,fields,reprompt,login_uri,login_username,login_password,login_totp\n\
-            ,,login,Mail,,,0,https://mail.example.org/login,alice,\"p,w\"\"1\",\n\
-            ,,note,A note,secret text,,0,,,,\n\
-            ,,login,,,,0,https://user@Shop.Example.com:8443/x,,pw2,\n\
-            ,,login,NoPass,,,0,,bob,,\n\
-            ,,login,Short,,\n";
-        let (rows, problems) = parse(Format::BitwardenCsv, text).unwrap();
-        let got: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.place.as_str(),
-                    r.site.as_str(),
-                    r.username.as_deref(),
-                    r.password.as_str(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("line 2", "Mail", Some("alice"), "p,w\"1"),
-                ("line 4", "Shop.Example.com", None, "pw2"),
-            ]
-        );
-        let places: Vec<_> = problems.iter().map(|p| p.place.as_str()).collect();
-        assert_eq!(places, vec!["line 3", "line 5", "line 6"]);
-    }
-
-    #[test]
-    fn keepassxc() {
-        let text = "\"Group\",\"Title\",\"Username\",\"Password\",\"URL\",\"Notes\",\"TOTP\",\"Icon\",\"Last Modified\",\"Created\"\n\
-            \"Root\",\"Forum\",\"me\",\"pw\",\"https://forum.example.net\",\"multi\nline note\",\"\",\"0\",\"2024-01-01T00:00:00Z\",\"2024-01-01T00:00:00Z\"\n\
-            \"Root/Recycle Bin\",\"Old\",\"me\",\"pw\",\"\",\"\",\"\",\"0\",\"\",\"\"\n\
-            \"Root/Work\",\"\",\"\",\"pw3\",\"git.example.com/path\",\"\",\"\",\"0\",\"\",\"\"\n";
-        let (rows, problems) = parse(Format::KeepassxcCsv, text).unwrap();
-        let got: Vec<_> = rows
-            .iter()
-            .map(|r| (r.place.as_str(), r.site.as_str(), r.username.as_deref()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("line 2", "Forum", Some("me")),
-                ("line 5", "git.example.com", None)
-            ]
-        );
-        assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].place, "line 4");
-    }
-
-    #[test]
-    fn missing_header_column() {
-        assert!(parse(Format::KeepassxcCsv, "a,b\n1,2\n").is_err());
-        assert!(parse(Format::BitwardenCsv, "").is_err());
-    }
-
-    #[test]
-    fn json_export_and_array() {
-        let text = r#"{"format":"vault-export","version":1,"entries":[
-            {"site":"a.org","username":"u","password":"p"},
-            {"site":"b.org","password":""},
-            {"site":"c.org","username":null,"password":"q","updated_at":"2024-01-01T00:00:00Z"},
-            {"nope":1}]}"#;
-        let (rows, problems) = parse(Format::Json, text).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1].site, "c.org");
-        assert_eq!(rows[1].username, None);
-        let places: Vec<_> = problems.iter().map(|p| p.place.as_str()).collect();
-        assert_eq!(places, vec!["entry 2", "entry 4"]);
-        let (rows, _) = parse(Format::Json, r#"[{"site":"x","password":"y"}]"#).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert!(parse(Format::Json, "{").is_err());
-        assert!(parse(Format::Json, r#"{"format":"other","entries":[]}"#).is_err());
-    }
-
-    #[test]
-    fn hosts() {
-        assert_eq!(host_of("https://a.b/c?d"), "a.b");
-        assert_eq!(host_of("http://u:p@h.example:80"), "h.example");
-        assert_eq!(host_of("h.example/path"), "h.example");
-        assert_eq!(host_of("https://[::1]:8080/"), "::1");
-        assert_eq!(host_of(""), "");
+    match error {
+        Some(reason) => Err(CsvError {
+            line: start,
+            reason,
+        }),
+        None => Ok(Record {
+            line: start,
+            fields,
+        }),
     }
 }
+
+#[cfg(test)]
+#[path = "import_tests.rs"]
+mod tests;

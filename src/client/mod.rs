@@ -14,7 +14,6 @@
 //! ```
 
 pub mod api;
-pub mod completions;
 pub mod config;
 pub mod crypto;
 pub mod entry;
@@ -22,14 +21,19 @@ pub mod generate;
 pub mod import;
 pub mod manifest;
 pub mod opaque;
+pub mod search;
+mod session;
 pub mod sync;
 pub mod text;
+pub mod totp;
+mod writes;
 
-use zeroize::Zeroizing;
-
-use api::{Api, ApiError, Change, Token, WireEntry, Write};
+use api::{Api, ApiError};
 use crypto::{CryptoError, Kek, VaultKey};
+use entry::EntryError;
+
 use opaque::OpaqueError;
+pub use session::{Edit, Entry, ImportReport, Listing, Session, Summary};
 
 /// Everything that can go wrong in a client operation. `Display` is one line
 /// that says what happened and what to do.
@@ -75,6 +79,12 @@ pub enum Error {
     State(String),
     /// The vault does not match its manifest, and the session is strict.
     Unverified(manifest::Mismatch),
+    /// An entry that cannot be written as asked (too large, bad name…).
+    Entry(EntryError),
+    /// A partial name or URL that matches several entries (their names).
+    Ambiguous(String, Vec<String>),
+    /// The entry is in the trash (restore it first).
+    InTrash(String),
 }
 
 impl std::fmt::Display for Error {
@@ -137,6 +147,17 @@ impl std::fmt::Display for Error {
             Error::Api(e) => write!(f, "{e}"),
             Error::State(m) => write!(f, "{m}; fix or remove that file"),
             Error::Unverified(m) => write!(f, "{m}"),
+            Error::Entry(e) => write!(f, "{e}"),
+            Error::Ambiguous(q, names) => write!(
+                f,
+                "`{q}` matches {} entries: {}; name one exactly",
+                names.len(),
+                names.join(", ")
+            ),
+            Error::InTrash(s) => write!(
+                f,
+                "`{s}` is in the trash; run `vault restore {s}` first"
+            ),
         }
     }
 }
@@ -148,7 +169,7 @@ impl Error {
     /// match its manifest, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NoSuchSite(_) => 3,
+            Error::NoSuchSite(_) | Error::InTrash(_) => 3,
             Error::Unverified(_) => 4,
             _ => 1,
         }
@@ -167,6 +188,15 @@ impl From<CryptoError> for Error {
     }
 }
 
+impl From<EntryError> for Error {
+    fn from(e: EntryError) -> Self {
+        match e {
+            EntryError::Crypto(c) => Error::Crypto(c),
+            e => Error::Entry(e),
+        }
+    }
+}
+
 impl From<OpaqueError> for Error {
     fn from(e: OpaqueError) -> Self {
         match e {
@@ -177,7 +207,7 @@ impl From<OpaqueError> for Error {
 }
 
 /// An authenticated call's errors: `401` means the session ended.
-fn authed(e: ApiError) -> Error {
+pub(crate) fn authed(e: ApiError) -> Error {
     match e {
         ApiError::Unauthorized { .. } => Error::SessionEnded,
         e => Error::Api(e),
@@ -187,47 +217,6 @@ fn authed(e: ApiError) -> Error {
 /// The server's username rule (API.md, `crate::username`).
 pub fn normalise_username(username: &str) -> Result<String, Error> {
     crate::username::normalize(username).ok_or_else(|| Error::InvalidUsername(username.to_owned()))
-}
-
-/// A decrypted entry.
-pub struct Entry {
-    /// The readable site name as it was entered (trimmed).
-    pub site: String,
-    pub username: Option<String>,
-    pub password: Zeroizing<String>,
-    pub version: i64,
-    pub updated_at: String,
-}
-
-/// An entry without its password (what `ls` shows).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub site: String,
-    pub username: Option<String>,
-    pub version: i64,
-    pub updated_at: String,
-}
-
-/// The result of [`Session::list`].
-pub struct Listing {
-    /// Entries that decrypted, sorted by normalised site name.
-    pub entries: Vec<Summary>,
-    /// Wire `site` values of entries that failed to decrypt or verify.
-    pub unreadable: Vec<String>,
-}
-
-/// What [`Session::edit`] changes. `None` leaves a field as it is.
-#[derive(Default)]
-pub struct Edit {
-    /// `Some(None)` clears the entry's username.
-    pub username: Option<Option<String>>,
-    pub password: Option<Zeroizing<String>>,
-}
-
-/// The outcome of [`Session::import`].
-pub struct ImportReport {
-    pub imported: usize,
-    pub problems: Vec<import::Problem>,
 }
 
 /// Not logged in: can register and log in.
@@ -325,312 +314,6 @@ impl Client {
     }
 }
 
-/// Logged in: holds the token and the vault key (both wiped on drop).
-pub struct Session {
-    api: Api,
-    username: String,
-    token: Token,
-    key: VaultKey,
-    /// The verified snapshot every read comes from (sync.rs).
-    sync: sync::SyncState,
-}
-
-impl Session {
-    /// The normalised username.
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-
-    /// The session token (e.g. for tests driving the API directly).
-    pub fn token(&self) -> &Token {
-        &self.token
-    }
-
-    /// The wire `site` for a readable site name.
-    pub fn site_id(&self, site: &str) -> Result<String, Error> {
-        Ok(self.key.site_id(site)?)
-    }
-
-    /// Adds an entry; `SiteExists` if the site has one.
-    pub fn add(&self, site: &str, username: Option<&str>, password: &str) -> Result<(), Error> {
-        if site.chars().any(char::is_control) {
-            return Err(Error::InvalidSiteName(site.to_owned()));
-        }
-        let sealed = self.key.seal_entry(site, username, password)?;
-        self.write(&Write::Add {
-            site: &sealed.site,
-            username: Some(&sealed.username),
-            password: &sealed.password,
-        })
-        .map_err(|e| match e {
-            Error::Api(ApiError::Conflict { .. }) => Error::SiteExists(site.trim().to_owned()),
-            e => e,
-        })?;
-        Ok(())
-    }
-
-    fn fetch(&self, site: &str) -> Result<WireEntry, Error> {
-        let id = self.key.site_id(site)?;
-        let wire = self
-            .synced_entry(&id)?
-            .ok_or_else(|| Error::NoSuchSite(site.trim().to_owned()))?;
-        if wire.site != id {
-            return Err(Error::Tampered {
-                site: site.trim().to_owned(),
-                cause: CryptoError::SiteMismatch,
-            });
-        }
-        Ok(wire)
-    }
-
-    fn open(&self, wire: WireEntry, label: &str) -> Result<Entry, Error> {
-        let tampered = |cause| Error::Tampered {
-            site: label.to_owned(),
-            cause,
-        };
-        let blob = wire
-            .username
-            .as_deref()
-            .ok_or(tampered(CryptoError::Malformed))?;
-        let (site, username) = self.key.open_username(&wire.site, blob).map_err(tampered)?;
-        let password = self
-            .key
-            .open_password(&wire.site, &wire.password)
-            .map_err(tampered)?;
-        Ok(Entry {
-            site,
-            username,
-            password,
-            version: wire.version,
-            updated_at: wire.updated_at,
-        })
-    }
-
-    /// Fetches and decrypts one entry; any verification failure is
-    /// [`Error::Tampered`] and nothing is returned.
-    pub fn get(&self, site: &str) -> Result<Entry, Error> {
-        let wire = self.fetch(site)?;
-        self.open(wire, site.trim())
-    }
-
-    /// Every entry's site name and username (passwords stay sealed).
-    pub fn list(&self) -> Result<Listing, Error> {
-        let all = self.synced_entries()?;
-        let mut entries = Vec::with_capacity(all.len());
-        let mut unreadable = Vec::new();
-        for w in all {
-            let opened = w
-                .username
-                .as_deref()
-                .ok_or(CryptoError::Malformed)
-                .and_then(|b| self.key.open_username(&w.site, b));
-            match opened {
-                Ok((site, username)) => entries.push(Summary {
-                    site,
-                    username,
-                    version: w.version,
-                    updated_at: w.updated_at,
-                }),
-                Err(_) => unreadable.push(w.site),
-            }
-        }
-        entries.sort_by(|a, b| {
-            crypto::normalise_site(&a.site)
-                .cmp(&crypto::normalise_site(&b.site))
-                .then_with(|| a.site.cmp(&b.site))
-        });
-        Ok(Listing {
-            entries,
-            unreadable,
-        })
-    }
-
-    /// Every entry, decrypted, sorted by normalised site name. Fails as a
-    /// whole if any entry does not verify.
-    pub fn get_all(&self) -> Result<Vec<Entry>, Error> {
-        let all = self.synced_entries()?;
-        let mut out = Vec::with_capacity(all.len());
-        for w in all {
-            // Name the entry by its readable site if that much decrypts.
-            let label = w
-                .username
-                .as_deref()
-                .and_then(|b| self.key.open_username(&w.site, b).ok())
-                .map_or_else(|| w.site.clone(), |(site, _)| site);
-            out.push(self.open(w, &label)?);
-        }
-        out.sort_by_key(|e| crypto::normalise_site(&e.site));
-        Ok(out)
-    }
-
-    /// Changes an entry if nobody changed it since it was read (the
-    /// `version` check). Returns the new version.
-    pub fn edit(&self, site: &str, edit: Edit) -> Result<i64, Error> {
-        let wire = self.fetch(site)?;
-        let label = site.trim().to_owned();
-        let current = self.open(wire, &label)?;
-        self.edit_at(&current.site, current.version, edit)
-    }
-
-    /// Changes the entry of `site` if its version is still `version`.
-    pub fn edit_at(&self, site: &str, version: i64, edit: Edit) -> Result<i64, Error> {
-        let label = site.trim().to_owned();
-        let hash = self.key.site_hash(site)?;
-        let id = self.key.site_id(site)?;
-        let mut change = Change {
-            site: id,
-            version: Some(version),
-            ..Default::default()
-        };
-        if let Some(username) = &edit.username {
-            change.username = Some(Some(self.key.seal_username(
-                &hash,
-                site,
-                username.as_deref(),
-            )?));
-        }
-        if let Some(password) = &edit.password {
-            change.password = Some(self.key.seal_field(
-                &hash,
-                crypto::Field::Password,
-                password.as_bytes(),
-            )?);
-        }
-        if change.username.is_none() && change.password.is_none() {
-            return Ok(version);
-        }
-        let written = self.write(&Write::Change(&change)).map_err(|e| match e {
-            Error::Api(ApiError::Conflict { .. }) => Error::ChangedElsewhere(label.clone()),
-            Error::Api(ApiError::NotFound { .. }) => Error::NoSuchSite(label.clone()),
-            e => e,
-        })?;
-        Ok(written.version.unwrap_or(version + 1))
-    }
-
-    /// Deletes the entry of `site`.
-    pub fn remove(&self, site: &str) -> Result<(), Error> {
-        let id = self.key.site_id(site)?;
-        self.write(&Write::Delete { site: &id })
-            .map(|_| ())
-            .map_err(|e| match e {
-                Error::Api(ApiError::NotFound { .. }) => Error::NoSuchSite(site.trim().to_owned()),
-                e => e,
-            })
-    }
-
-    /// Changes the master password: a new OPAQUE registration through
-    /// `/account/password`, with the same vault key re-wrapped under the new
-    /// export key. Entries are untouched. Every other session ends; the
-    /// returned one is valid.
-    pub fn change_password(self, new_password: &str) -> Result<Session, Error> {
-        if new_password.is_empty() {
-            return Err(Error::EmptyPassword);
-        }
-        let reauth = |e: ApiError| match e {
-            ApiError::Forbidden { .. } => Error::ReauthRequired,
-            e => authed(e),
-        };
-        let (state, request) = opaque::start_registration(new_password.as_bytes())?;
-        let start = self
-            .api
-            .account_password(&self.token, &request)
-            .map_err(reauth)?;
-        let fin = opaque::finish_registration(state, new_password.as_bytes(), &start.response)?;
-        let kek = Kek::from_export_key(&fin.export_key[..]);
-        let wrapped = self.key.wrap(&kek)?;
-        let session = self
-            .api
-            .account_password_finish(
-                &self.token,
-                start.registration_id.as_deref(),
-                &fin.upload,
-                Some(&wrapped),
-            )
-            .map_err(reauth)?;
-        Ok(Session {
-            token: session.token,
-            ..self
-        })
-    }
-
-    /// Ends every session of this user (`/logout`).
-    pub fn logout(self) -> Result<(), Error> {
-        self.api.logout(&self.token).map_err(authed)
-    }
-
-    /// Deletes the account and every entry.
-    pub fn delete_account(self) -> Result<(), Error> {
-        self.api.account_delete(&self.token).map_err(|e| match e {
-            ApiError::Forbidden { .. } => Error::ReauthRequired,
-            e => authed(e),
-        })
-    }
-
-    /// Every entry decrypted, as `vault export` writes it. The JSON holds
-    /// plaintext passwords.
-    pub fn export(&self) -> Result<Zeroizing<String>, Error> {
-        let entries = self.get_all()?;
-        let file = import::ExportFile {
-            format: import::EXPORT_FORMAT.to_owned(),
-            version: 1,
-            entries: entries
-                .into_iter()
-                .map(|e| import::ExportEntry {
-                    site: e.site,
-                    username: e.username,
-                    password: e.password.to_string(),
-                    updated_at: Some(e.updated_at),
-                })
-                .collect(),
-        };
-        let json = serde_json::to_string_pretty(&file).expect("the export serialises");
-        // Wipe the copies inside `file` too.
-        for mut e in file.entries {
-            zeroize::Zeroize::zeroize(&mut e.password);
-        }
-        Ok(Zeroizing::new(json))
-    }
-
-    /// Adds `rows`; a row whose site exists, or that fails, becomes a
-    /// problem and the rest go on. `progress(done, total)` after each row.
-    /// Stops at the first error that is not about one row (server
-    /// unreachable, session ended…).
-    pub fn import(
-        &self,
-        rows: &[import::Row],
-        mut progress: impl FnMut(usize, usize),
-    ) -> Result<ImportReport, Error> {
-        let mut report = ImportReport {
-            imported: 0,
-            problems: Vec::new(),
-        };
-        for (i, row) in rows.iter().enumerate() {
-            match self.add(&row.site, row.username.as_deref(), &row.password) {
-                Ok(()) => report.imported += 1,
-                Err(Error::SiteExists(site)) => report.problems.push(import::Problem {
-                    place: row.place.clone(),
-                    reason: format!("`{site}` is already in the vault"),
-                }),
-                Err(e @ (Error::Crypto(_) | Error::InvalidSiteName(_))) => {
-                    report.problems.push(import::Problem {
-                        place: row.place.clone(),
-                        reason: e.to_string(),
-                    })
-                }
-                Err(Error::Api(ApiError::BadRequest { message })) => {
-                    report.problems.push(import::Problem {
-                        place: row.place.clone(),
-                        reason: format!("refused by the server: {message}"),
-                    })
-                }
-                Err(e) => return Err(e),
-            }
-            progress(i + 1, rows.len());
-        }
-        Ok(report)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,7 +343,7 @@ mod tests {
                 reason: "refused".into()
             })
             .to_string(),
-            "server unreachable at http://h:1"
+            "server unreachable: is vaultd running at http://h:1? check --server"
         );
     }
 }

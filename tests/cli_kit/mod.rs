@@ -137,3 +137,45 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
 }
+
+/// Runs `vault ARGS` on a pseudo-terminal (util-linux `script`) that
+/// receives `typed` as keystrokes; returns (exit code, what the terminal
+/// showed, `\r\n` as `\n`).
+pub fn on_terminal(device: &Device, args: &[&str], typed: &str) -> String {
+    on_terminal_code(device, args, typed).1
+}
+
+/// [`on_terminal`] with the exit code.
+pub fn on_terminal_code(device: &Device, args: &[&str], typed: &str) -> (i32, String) {
+    use std::io::Write;
+    let line = std::iter::once(VAULT)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]).env_clear();
+    cmd.env("PATH", std::env::var_os("PATH").unwrap());
+    for (k, v) in &device.env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("script runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let typed = typed.to_owned();
+    // Keystrokes a little apart, as a person types lines.
+    let feeder = std::thread::spawn(move || {
+        for chunk in typed.split_inclusive(['\n', '\u{4}']) {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            if stdin.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = feeder.join();
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    (out.status.code().unwrap_or(-1), text)
+}

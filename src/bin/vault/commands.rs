@@ -1,20 +1,18 @@
 //! One function per `vault` command: read the arguments, ask what must be
-//! asked, call the library, print. Checks that need no secret run before
+//! asked, call the library, print. The account commands are here, the
+//! entry commands in `entries.rs`. Checks that need no secret run before
 //! any prompt or login.
 
 use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
-use vaultd::client::{self, Client, Edit, Session, config, generate, import};
+use vaultd::client::{self, Client, Session, config, generate, import, search};
 
 use crate::Fail;
 use crate::args::*;
-use crate::output::{EntryJson, SummaryJson, json_line};
-use crate::prompt::{
-    PasswordSource, Res, env, master_password, print_entry_json, print_entry_lines, print_stdout,
-    prompt_twice,
-};
+use crate::prompt::{Res, env, master_password, print_entry_json, print_stdout, prompt_twice};
 
 /// Where and as whom: the global options resolved against the environment
 /// and the profile file.
@@ -22,45 +20,111 @@ pub struct Ctx {
     pub server: String,
     pub username: Option<String>,
     pub ca_file: Option<std::path::PathBuf>,
+    /// The profile file and the profile's name and contents, to save what
+    /// worked (register, the first login).
+    pub profile_path: Option<PathBuf>,
+    pub profile_name: String,
+    pub profile: config::Profile,
+    /// The username of a successful login, saved to a fresh profile once
+    /// the command has succeeded.
+    pub logged_in: std::cell::RefCell<Option<String>>,
     /// A vault that does not match its manifest stops the command (exit 4).
     pub strict: bool,
 }
 
 impl Ctx {
     /// Flags > environment > profile file > defaults.
-    pub fn resolve(args: &Args) -> Res<Ctx> {
-        let profile_name = args.profile.clone().or_else(|| env("VAULT_PROFILE"));
-        let explicit = profile_name.is_some();
+    #[allow(clippy::ref_option)] // the parsed arguments, as argh holds them
+    pub fn resolve(
+        server: &Option<String>,
+        username: &Option<String>,
+        profile: &Option<String>,
+        ca_file: &Option<PathBuf>,
+        strict: bool,
+        creates_profile: bool,
+    ) -> Res<Ctx> {
+        let profile_name = profile.clone().or_else(|| env("VAULT_PROFILE"));
+        // A named profile must exist, except for the commands that make it.
+        let explicit = profile_name.is_some() && !creates_profile;
         let profile_name = profile_name.unwrap_or_else(|| config::DEFAULT_PROFILE.to_owned());
-        let profile = match config::config_path() {
+        let profile_path = config::config_path();
+        let profile = match &profile_path {
             Some(path) => {
-                config::load_profile(&path, &profile_name, explicit).map_err(Fail::Usage)?
+                config::load_profile(path, &profile_name, explicit).map_err(Fail::Usage)?
             }
             None => config::Profile::default(),
         };
         Ok(Ctx {
-            server: config::first_of(&[args.server.clone(), env("VAULT_SERVER"), profile.server])
-                .unwrap_or_else(|| config::DEFAULT_SERVER.to_owned()),
+            server: config::first_of(&[
+                server.clone(),
+                env("VAULT_SERVER"),
+                profile.server.clone(),
+            ])
+            .unwrap_or_else(|| config::DEFAULT_SERVER.to_owned()),
             username: config::first_of(&[
-                args.username.clone(),
+                username.clone(),
                 env("VAULT_USERNAME"),
-                profile.username,
+                profile.username.clone(),
             ]),
-            ca_file: args
-                .ca_file
+            profile_path,
+            profile_name,
+            logged_in: Default::default(),
+            ca_file: ca_file
                 .clone()
                 .or_else(|| env("VAULT_CA_FILE").map(Into::into)),
-            strict: args.strict
+            strict: strict
                 || env("VAULT_STRICT").is_some_and(|v| v == "1")
                 || profile.strict == Some(true),
+            profile,
         })
     }
 
     fn client(&self) -> Res<Client> {
+        if let Some(host) = plain_http_host(&self.server) {
+            eprintln!(
+                "warning: plain http:// to {host}, which is not this machine: anyone on the \
+                 way can read the session token and the sealed entries; use https://"
+            );
+        }
         Ok(Client::with_ca_file(&self.server, self.ca_file.as_deref())?)
     }
 
-    fn username(&self) -> Res<&str> {
+    /// After a command succeeded: the first successful login fills a
+    /// profile that has neither server nor username.
+    pub fn finish(&self) {
+        if let Some(name) = self.logged_in.borrow().as_deref() {
+            self.save_profile(name, false);
+        }
+    }
+
+    /// Writes server and username to the profile when the profile lacks
+    /// them or says otherwise (`always`), or only when it has none yet.
+    fn save_profile(&self, username: &str, always: bool) {
+        let Some(path) = &self.profile_path else {
+            return;
+        };
+        let fresh = self.profile.server.is_none() && self.profile.username.is_none();
+        let same = self.profile.server.as_deref() == Some(&self.server)
+            && self.profile.username.as_deref() == Some(username);
+        if same || !(always || fresh) {
+            return;
+        }
+        let p = config::Profile {
+            server: Some(self.server.clone()),
+            username: Some(username.to_owned()),
+            strict: self.profile.strict,
+        };
+        match config::save_profile(path, &self.profile_name, &p) {
+            Ok(()) => eprintln!(
+                "saved server and username to profile `{}` ({})",
+                self.profile_name,
+                path.display()
+            ),
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+
+    pub fn username(&self) -> Res<&str> {
         let name = self.username.as_deref().ok_or_else(|| {
             Fail::Usage(
                 "no username: pass --username NAME, set VAULT_USERNAME, or put it in a profile"
@@ -71,142 +135,139 @@ impl Ctx {
         Ok(name)
     }
 
-    fn login(&self) -> Res<Session> {
+    pub fn login(&self) -> Res<Session> {
         let username = self.username()?;
         let client = self.client()?;
         let password = master_password(username)?;
-        Ok(client.login(username, &password)?)
+        let session = client.login(username, &password)?;
+        *self.logged_in.borrow_mut() = Some(session.username().to_owned());
+        Ok(session)
+    }
+
+    /// Logs in and checks the vault against its manifest: a mismatch is a
+    /// warning on stderr, or exit 4 under `--strict`. The session's reads
+    /// come from the snapshot checked here.
+    pub fn open_vault(&self) -> Res<Session> {
+        let session = self.login()?;
+        session.set_strict(self.strict);
+        session.on_warning(|m| eprintln!("vault: warning: {m}"));
+        session.guard()?;
+        Ok(session)
     }
 }
 
+/// `vault verify [--reseal]`: exit 0 when the vault matches its manifest,
+/// 4 with one line when not; `--reseal` seals the vault as it is now.
+pub fn verify(ctx: &Ctx, v: Verify) -> Res {
+    let session = ctx.login()?;
+    let verdict = session.check()?;
+    if v.reseal {
+        let seq = session.reseal()?;
+        eprintln!(
+            "sealed a fresh manifest over {} entries at seq {seq}",
+            verdict.entries
+        );
+        return Ok(());
+    }
+    if let Some(m) = verdict.mismatch {
+        return Err(Fail::Client(client::Error::Unverified(m)));
+    }
+    eprintln!(
+        "the vault matches its manifest: {} entries at seq {}",
+        verdict.entries, verdict.seq
+    );
+    Ok(())
+}
+
+/// The host of an `http://` URL that is not a loopback address.
+fn plain_http_host(url: &str) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    lower.strip_prefix("http://")?;
+    let host = search::host_of(&lower)?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare == "localhost"
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some(host)
+}
+
+/// At least 10 characters and a zxcvbn score of 3 or more.
+fn check_strength(password: &str, username: &str) -> Res {
+    let n = password.chars().count();
+    if n < 10 {
+        return Err(Fail::Msg(format!(
+            "the master password is too short ({n} characters): use at least 10, e.g. several words"
+        )));
+    }
+    let estimate = zxcvbn::zxcvbn(password, &[username, "vault", "vaultd"]);
+    let score = u8::from(estimate.score());
+    if score < 3 {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        return Err(Fail::Msg(format!(
+            "the master password is too easy to guess{hint}: strength {score} of 4, at least 3 needed; \
+             try four or five random words (`vault generate --passphrase`)"
+        )));
+    }
+    Ok(())
+}
+
+/// A new master password: the variable, else asked twice; checked.
+fn new_master_password(var: &str, text: &str, username: &str) -> Res<Zeroizing<String>> {
+    let pw = match env(var) {
+        Some(p) => Zeroizing::new(p),
+        None => prompt_twice(text)?,
+    };
+    check_strength(&pw, username)?;
+    Ok(pw)
+}
+
 pub fn generate(g: Generate) -> Res {
-    let pw = generate::password(g.length, !g.no_symbols).map_err(Fail::Usage)?;
+    let passphrase_only = g.words.is_some() || g.separator.is_some();
+    if passphrase_only && !g.passphrase {
+        return Err(Fail::Usage(
+            "--words and --separator go with --passphrase".into(),
+        ));
+    }
+    let pw = if g.passphrase {
+        let sep = g.separator.as_deref().unwrap_or("-");
+        generate::passphrase(g.words.unwrap_or(generate::DEFAULT_WORDS), sep)
+            .map_err(Fail::Usage)?
+    } else {
+        generate::password(g.length, !g.no_symbols).map_err(Fail::Usage)?
+    };
     print_stdout(&format!("{}\n", pw.as_str()))
 }
 
 pub fn completions(c: Completions) -> Res {
-    let script = client::completions::script(&c.shell).ok_or_else(|| {
+    let script = crate::completions::script(&c.shell).ok_or_else(|| {
         Fail::Usage(format!(
             "unknown shell `{}`: use bash, zsh or fish",
             c.shell
         ))
     })?;
-    print_stdout(script)
+    print_stdout(&script)
 }
 
 pub fn register(ctx: &Ctx, r: Register) -> Res {
     let username = ctx.username()?;
     let client = ctx.client()?;
-    let password = match env("VAULT_PASSWORD") {
-        Some(p) => Zeroizing::new(p),
-        None => prompt_twice(&format!("New master password for {username}: "))?,
-    };
+    let text = format!("New master password for {username}: ");
+    let password = new_master_password("VAULT_PASSWORD", &text, username)?;
     let name = client.register(username, &password, r.invite.as_deref())?;
     eprintln!("registered {name} at {}", ctx.server);
-    Ok(())
-}
-
-pub fn add(ctx: &Ctx, a: Add) -> Res {
-    let source = PasswordSource {
-        generate: a.generate,
-        length: a.length,
-        no_symbols: a.no_symbols,
-        from_stdin: false,
-    };
-    let password = source.read(&a.site)?;
-    let session = ctx.open_vault()?;
-    let username = a.username.as_deref().filter(|u| !u.is_empty());
-    session.add(&a.site, username, &password)?;
-    eprintln!("added {}", a.site.trim());
-    Ok(())
-}
-
-pub fn get(ctx: &Ctx, g: Get) -> Res {
-    if g.field != "password" && g.field != "username" {
-        return Err(Fail::Usage(format!(
-            "unknown field `{}`: use password or username",
-            g.field
-        )));
-    }
-    let session = ctx.open_vault()?;
-    let entry = session.get(&g.site)?;
-    if g.json {
-        return print_entry_json(&Zeroizing::new(json_line(&EntryJson::of(&entry))));
-    }
-    let value = if g.field == "username" {
-        entry.username.as_deref().unwrap_or("")
-    } else {
-        entry.password.as_str()
-    };
-    print_entry_lines([value])
-}
-
-pub fn ls(ctx: &Ctx, l: Ls) -> Res {
-    let session = ctx.open_vault()?;
-    let listing = session.list()?;
-    if l.json {
-        let items: Vec<_> = listing.entries.iter().map(SummaryJson::of).collect();
-        print_entry_json(&json_line(&items))?;
-    } else {
-        print_entry_lines(listing.entries.iter().map(|e| e.site.as_str()))?;
-    }
-    unreadable(listing.unreadable.len())
-}
-
-/// The error for `n` entries that failed verification (none: `Ok`).
-fn unreadable(n: usize) -> Res {
-    if n == 0 {
-        return Ok(());
-    }
-    Err(Fail::Msg(format!(
-        "{n} {} failed verification (tampered, or not written by vault) and {} not shown",
-        if n == 1 { "entry" } else { "entries" },
-        if n == 1 { "is" } else { "are" },
-    )))
-}
-
-pub fn edit(ctx: &Ctx, e: EditCmd) -> Res {
-    let source = PasswordSource {
-        generate: e.generate,
-        length: e.length,
-        no_symbols: e.no_symbols,
-        from_stdin: e.password_stdin,
-    };
-    source.check()?;
-    let wants_password = e.generate || e.password_stdin;
-    let password = if wants_password || e.username.is_none() {
-        if !wants_password && !std::io::stdin().is_terminal() {
-            return Err(Fail::Usage(
-                "nothing to change: pass --username, --generate or --password-stdin".into(),
-            ));
-        }
-        Some(source.read(&e.site)?)
-    } else {
-        None
-    };
-    let session = ctx.open_vault()?;
-    let edit = Edit {
-        username: e.username.map(|u| Some(u).filter(|u| !u.is_empty())),
-        password,
-    };
-    session.edit(&e.site, edit)?;
-    eprintln!("changed {}", e.site.trim());
-    Ok(())
-}
-
-pub fn rm(ctx: &Ctx, r: Rm) -> Res {
-    let session = ctx.open_vault()?;
-    session.remove(&r.site)?;
-    eprintln!("removed {}", r.site.trim());
+    ctx.save_profile(&name, true);
     Ok(())
 }
 
 pub fn passwd(ctx: &Ctx, _: Passwd) -> Res {
+    let username = ctx.username()?.to_owned();
     let session = ctx.login()?;
-    let new = match env("VAULT_NEW_PASSWORD") {
-        Some(p) => Zeroizing::new(p),
-        None => prompt_twice("New master password: ")?,
-    };
+    let new = new_master_password("VAULT_NEW_PASSWORD", "New master password: ", &username)?;
     session.change_password(&new)?;
     eprintln!("master password changed; other sessions have ended");
     Ok(())
@@ -233,6 +294,56 @@ pub fn export(ctx: &Ctx, _: Export) -> Res {
         "warning: this export holds every password in plain text; keep it safe and delete it when done"
     );
     print_entry_json(&Zeroizing::new(format!("{}\n", json.as_str())))
+}
+
+pub fn config(ctx: &Ctx, c: Config) -> Res {
+    if c.setting.len() > 2 {
+        return Err(Fail::Usage(
+            "`vault config` takes a setting and a value".into(),
+        ));
+    }
+    let mut setting = c.setting.into_iter();
+    let Some(key) = setting.next() else {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(not set)".into());
+        let path = ctx
+            .profile_path
+            .as_ref()
+            .map_or_else(|| "(no HOME)".into(), |p| p.display().to_string());
+        return print_stdout(&format!(
+            "profile:  {}\nfile:     {path}\nserver:   {}\nusername: {}\nin use:   {} as {}\n",
+            ctx.profile_name,
+            show(&ctx.profile.server),
+            show(&ctx.profile.username),
+            ctx.server,
+            ctx.username.as_deref().unwrap_or("(no username)"),
+        ));
+    };
+    let value = setting
+        .next()
+        .ok_or_else(|| Fail::Usage(format!("`vault config {key}` needs a value")))?;
+    let mut p = ctx.profile.clone();
+    match key.as_str() {
+        "server" => {
+            client::api::Api::new(&value).map_err(|e| Fail::Usage(e.to_string()))?;
+            p.server = Some(value);
+        }
+        "username" => {
+            client::normalise_username(&value).map_err(|e| Fail::Usage(e.to_string()))?;
+            p.username = Some(value);
+        }
+        other => {
+            return Err(Fail::Usage(format!(
+                "unknown setting `{other}`: use server or username"
+            )));
+        }
+    }
+    let path = ctx
+        .profile_path
+        .as_ref()
+        .ok_or_else(|| Fail::Msg("no HOME or XDG_CONFIG_HOME to keep the profile in".into()))?;
+    config::save_profile(path, &ctx.profile_name, &p).map_err(Fail::Msg)?;
+    eprintln!("set {key} in profile `{}`", ctx.profile_name);
+    Ok(())
 }
 
 /// Reads `file` ("-" for stdin) whole.
@@ -286,39 +397,5 @@ pub fn logout(ctx: &Ctx, _: Logout) -> Res {
     let session = ctx.login()?;
     session.logout()?;
     eprintln!("every session has ended");
-    Ok(())
-}
-
-impl Ctx {
-    /// Logs in and checks the vault against its manifest: a mismatch is a
-    /// warning on stderr, or exit 4 under `--strict`. The session's reads
-    /// come from the snapshot checked here.
-    fn open_vault(&self) -> Res<Session> {
-        let session = self.login()?;
-        session.set_strict(self.strict);
-        session.on_warning(|m| eprintln!("vault: warning: {m}"));
-        session.guard()?;
-        Ok(session)
-    }
-}
-
-pub fn verify(ctx: &Ctx, v: Verify) -> Res {
-    let session = ctx.login()?;
-    let verdict = session.check()?;
-    if v.reseal {
-        let seq = session.reseal()?;
-        eprintln!(
-            "sealed a fresh manifest over {} entries at seq {seq}",
-            verdict.entries
-        );
-        return Ok(());
-    }
-    if let Some(m) = verdict.mismatch {
-        return Err(Fail::Client(client::Error::Unverified(m)));
-    }
-    eprintln!(
-        "the vault matches its manifest: {} entries at seq {}",
-        verdict.entries, verdict.seq
-    );
     Ok(())
 }

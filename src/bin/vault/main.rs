@@ -4,13 +4,14 @@
 //! dispatches.
 //!
 //! Exit codes: 0 success; 1 error (one line on stderr saying what to do);
-//! 2 usage; 3 no such site; 4 the vault does not match its manifest (`vault
-//! verify`, or any command under `--strict`: entries missing, changed or
-//! added, the vault older than this device last saw, the manifest missing or
-//! not opening).
+//! 2 usage; 3 no such site.
 
 mod args;
+mod clip;
 mod commands;
+mod completions;
+mod editor;
+mod entries;
 mod output;
 mod prompt;
 
@@ -29,7 +30,7 @@ pub enum Fail {
     Usage(String),
     /// Exit 1.
     Msg(String),
-    /// Exit 1, 3 or 4.
+    /// Exit 1 or 3.
     Client(client::Error),
 }
 
@@ -40,28 +41,107 @@ impl From<client::Error> for Fail {
 }
 
 fn run(args: Args) -> Res {
+    let Some(command) = args.command else {
+        if args.version {
+            return prompt::print_stdout(concat!("vault ", env!("CARGO_PKG_VERSION"), "\n"));
+        }
+        return Err(Fail::Usage("no command; `vault --help` lists them".into()));
+    };
     // Commands that need no server, no profile.
-    let args = match args.command {
+    let command = match command {
         Command::Generate(g) => return commands::generate(g),
         Command::Completions(c) => return commands::completions(c),
-        _ => args,
+        c => c,
     };
-    let ctx = Ctx::resolve(&args)?;
-    match args.command {
-        Command::Generate(_) | Command::Completions(_) => unreachable!("handled above"),
-        Command::Register(r) => commands::register(&ctx, r),
-        Command::Add(a) => commands::add(&ctx, a),
-        Command::Get(g) => commands::get(&ctx, g),
-        Command::Ls(l) => commands::ls(&ctx, l),
-        Command::Edit(e) => commands::edit(&ctx, e),
-        Command::Rm(r) => commands::rm(&ctx, r),
-        Command::Passwd(p) => commands::passwd(&ctx, p),
-        Command::Unregister(u) => commands::unregister(&ctx, u),
-        Command::Export(e) => commands::export(&ctx, e),
-        Command::Import(i) => commands::import(&ctx, i),
-        Command::Logout(l) => commands::logout(&ctx, l),
-        Command::Verify(v) => commands::verify(&ctx, v),
+    let creates_profile = matches!(command, Command::Register(_) | Command::Config(_));
+    let ctx = Ctx::resolve(
+        &args.server,
+        &args.username,
+        &args.profile,
+        &args.ca_file,
+        args.strict,
+        creates_profile,
+    )?;
+    let result = dispatch(&ctx, command);
+    if result.is_ok() {
+        ctx.finish();
     }
+    result
+}
+
+fn dispatch(ctx: &Ctx, command: Command) -> Res {
+    match command {
+        Command::Generate(_) | Command::Completions(_) => unreachable!("handled in run"),
+        Command::Register(r) => commands::register(ctx, r),
+        Command::Add(a) => entries::add(ctx, a),
+        Command::Get(g) => entries::get(ctx, g),
+        Command::Show(s) => entries::show(ctx, s),
+        Command::Code(c) => entries::code(ctx, c),
+        Command::Ls(l) => entries::ls(ctx, l),
+        Command::Search(s) => entries::search(ctx, s),
+        Command::Edit(e) => entries::edit(ctx, e),
+        Command::History(h) => entries::history(ctx, h),
+        Command::Rm(r) => entries::rm(ctx, r),
+        Command::Trash(t) => entries::trash(ctx, t),
+        Command::Restore(r) => entries::restore(ctx, r),
+        Command::Passwd(p) => commands::passwd(ctx, p),
+        Command::Unregister(u) => commands::unregister(ctx, u),
+        Command::Export(e) => commands::export(ctx, e),
+        Command::Import(i) => commands::import(ctx, i),
+        Command::Config(c) => commands::config(ctx, c),
+        Command::Logout(l) => commands::logout(ctx, l),
+        Command::Verify(v) => commands::verify(ctx, v),
+    }
+}
+
+/// Edit distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// One `vault:` line for a parser error; an unknown command gets the
+/// nearest known one suggested.
+fn parser_error(args: &[String], output: &str) -> String {
+    let info = Args::get_args_info();
+    let mut i = 0;
+    while i < args.len() && args[i].starts_with('-') {
+        i += if takes_value(info.flags, &args[i]) {
+            2
+        } else {
+            1
+        };
+    }
+    if let Some(word) = args.get(i) {
+        let names: Vec<&str> = info.commands.iter().map(|c| c.name).collect();
+        if !names.contains(&word.as_str()) && word != "help" {
+            let best = names.iter().min_by_key(|n| distance(word, n)).copied();
+            return match best.filter(|n| distance(word, n) <= 2 || n.starts_with(word.as_str())) {
+                Some(n) => format!("unknown command `{word}`; did you mean `{n}`?"),
+                None => format!("unknown command `{word}`; `vault --help` lists them"),
+            };
+        }
+    }
+    let one: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let cmd = args.get(i).map_or(String::new(), |c| format!(" {c}"));
+    format!(
+        "{}; see `vault{cmd} --help`",
+        one.join(" ").trim_end_matches('.')
+    )
 }
 
 /// Stands for a bare `-` (stdin) given as a positional argument: argh takes
@@ -118,6 +198,9 @@ fn mark_stdin(args: &mut [String]) {
 }
 
 fn main() -> ExitCode {
+    if let Some(seconds) = std::env::var_os(clip::CLEAR_MARKER) {
+        return clip::clear_later(&seconds.to_string_lossy());
+    }
     let mut argv: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
         Ok(v) => v,
         Err(bad) => {
@@ -141,7 +224,8 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(()) => {
-                    eprintln!("{}", early.output.trim_end());
+                    let line = parser_error(&argv[1..], &early.output);
+                    eprintln!("vault: {}", text::escape(&line));
                     ExitCode::from(2)
                 }
             };
@@ -173,6 +257,26 @@ mod tests {
         let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         mark_stdin(&mut v);
         v
+    }
+
+    #[test]
+    fn nearest_command() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parser_error(&args(&["--server", "x", "lst"]), ""),
+            "unknown command `lst`; did you mean `ls`?"
+        );
+        assert_eq!(
+            parser_error(&args(&["serch", "x"]), ""),
+            "unknown command `serch`; did you mean `search`?"
+        );
+        assert_eq!(
+            parser_error(
+                &args(&["get"]),
+                "Required positional arguments not provided:\n    site\n"
+            ),
+            "Required positional arguments not provided: site; see `vault get --help`"
+        );
     }
 
     #[test]

@@ -16,31 +16,81 @@ pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// How many times a mistyped confirmation is asked again.
+const TRIES: usize = 3;
+
+/// Asks without echo. Ctrl-D (end of input) and no terminal at all are
+/// told apart.
 pub fn prompt(text: &str) -> Res<Zeroizing<String>> {
+    let what = text.trim_end_matches(": ").to_owned();
     rpassword::prompt_password(text)
         .map(Zeroizing::new)
-        .map_err(|_| {
-            Fail::Msg(format!(
-                "cannot prompt for a password without a terminal ({})",
-                text.trim_end_matches(": ")
-            ))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                eprintln!();
+                Fail::Msg(format!("no input (Ctrl-D) at the prompt: {what}"))
+            }
+            std::io::ErrorKind::Interrupted => Fail::Msg("interrupted".into()),
+            _ => Fail::Msg(format!(
+                "cannot prompt for a password without a terminal ({what})"
+            )),
         })
 }
 
+/// Asks twice; a mismatch asks again, up to [`TRIES`] times.
 pub fn prompt_twice(text: &str) -> Res<Zeroizing<String>> {
-    let first = prompt(text)?;
-    let second = prompt("Repeat it: ")?;
-    if *first != *second {
-        return Err(Fail::Msg("the two passwords differ; try again".into()));
+    for attempt in 1..=TRIES {
+        let first = prompt(text)?;
+        let second = prompt("Repeat it: ")?;
+        if *first == *second {
+            return Ok(first);
+        }
+        if attempt < TRIES {
+            eprintln!("the two differ; again ({} more)", TRIES - attempt);
+        }
     }
-    Ok(first)
+    Err(Fail::Msg(format!(
+        "the two passwords differed {TRIES} times; nothing was changed"
+    )))
 }
 
+/// Asks the user to type `expected` (with echo, from the terminal), up to
+/// [`TRIES`] times; without a terminal, refuses (pass --yes).
+pub fn confirm(text: &str, expected: &str) -> Res {
+    if !std::io::stdin().is_terminal() {
+        return Err(Fail::Usage(
+            "no terminal to confirm on; pass --yes to delete without asking".into(),
+        ));
+    }
+    for attempt in 1..=TRIES {
+        eprint!("{text}");
+        let mut line = String::new();
+        let n = std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Fail::Msg(format!("cannot read the answer: {e}")))?;
+        if n == 0 {
+            eprintln!();
+            return Err(Fail::Msg("no input (Ctrl-D); nothing was deleted".into()));
+        }
+        if line.trim() == expected.trim() {
+            return Ok(());
+        }
+        if attempt < TRIES {
+            eprintln!("that is not `{expected}`; again ({} more)", TRIES - attempt);
+        }
+    }
+    Err(Fail::Msg("not confirmed; nothing was deleted".into()))
+}
+
+/// The master password: VAULT_PASSWORD, else a prompt.
 pub fn master_password(username: &str) -> Res<Zeroizing<String>> {
     match env("VAULT_PASSWORD") {
         Some(p) => Ok(Zeroizing::new(p)),
-        None => prompt(&format!("Master password for {username}: ")).map_err(|_| {
-            Fail::Msg("no terminal to ask for the master password; set VAULT_PASSWORD".into())
+        None => prompt(&format!("Master password for {username}: ")).map_err(|e| match e {
+            Fail::Msg(m) if m.starts_with("cannot prompt") => {
+                Fail::Msg("no terminal to ask for the master password; set VAULT_PASSWORD".into())
+            }
+            e => e,
         }),
     }
 }
