@@ -123,10 +123,10 @@ pub fn spawn_listening(
     let stderr = child.stderr.take().ok_or("no stderr")?;
     let started = read_stderr(stderr, on_line);
     let first = started.recv_timeout(Duration::from_secs(30));
-    if let Ok(Ok(addr)) = &first {
-        if let Ok(addr) = addr.parse() {
-            return Ok((child, addr));
-        }
+    if let Ok(Ok(addr)) = &first
+        && let Ok(addr) = addr.parse()
+    {
+        return Ok((child, addr));
     }
     let _ = child.kill();
     let _ = child.wait();

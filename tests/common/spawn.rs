@@ -78,10 +78,10 @@ fn collect_log(stderr: ChildStderr, log: Arc<Mutex<String>>) -> Receiver<String>
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if let Some(addr) = listening_addr(&line) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(addr.to_owned());
-                }
+            if let Some(addr) = listening_addr(&line)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.to_owned());
             }
             let mut log = log.lock().unwrap();
             log.push_str(&line);
