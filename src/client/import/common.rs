@@ -19,7 +19,8 @@ pub fn csv_header(text: &str) -> Option<Vec<String>> {
 /// A CSV file: its header and records, each with the line it starts on.
 pub struct Csv {
     pub header: Vec<String>,
-    pub rows: Vec<(usize, Result<Vec<String>, String>)>,
+    /// (line, fields, why the row is unusable).
+    pub rows: Vec<(usize, Vec<String>, Option<String>)>,
 }
 
 /// Reads CSV with the `csv` crate (RFC 4180: quotes, `""`, line breaks in
@@ -51,20 +52,18 @@ pub fn read_csv(text: &str, format: &str, need: &[&str]) -> Result<Csv, String> 
                 if fields.iter().all(|f| f.is_empty()) {
                     continue; // a blank line
                 }
-                let row = if fields.len() == header.len() {
-                    Ok(fields)
-                } else {
-                    Err(format!(
+                let bad = (fields.len() != header.len()).then(|| {
+                    format!(
                         "{} fields where the header has {}",
                         fields.len(),
                         header.len()
-                    ))
-                };
-                rows.push((line, row));
+                    )
+                });
+                rows.push((line, fields, bad));
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                rows.push((line, Err(format!("not valid CSV: {e}"))));
+                rows.push((line, Vec::new(), Some(format!("not valid CSV: {e}"))));
             }
         }
     }
@@ -289,15 +288,19 @@ pub fn map_csv(
     let csv = read_csv(text, format, need)?;
     let mut items = Vec::new();
     let mut skips = Vec::new();
-    for (line, fields) in csv.rows {
+    for (line, fields, bad) in csv.rows {
         let place = format!("line {line}");
-        let fields = match fields {
-            Ok(f) => f,
-            Err(why) => {
-                skips.push(skipped(place, "", "row", why));
-                continue;
-            }
-        };
+        if let Some(why) = bad {
+            // Name the row by its name column when it has one.
+            let name = csv
+                .header
+                .iter()
+                .position(|h| h == name_col)
+                .and_then(|i| fields.get(i))
+                .map_or("", String::as_str);
+            skips.push(skipped(place, name, "row", why));
+            continue;
+        }
         let mut row = Row::new(&csv.header, fields);
         match map(place, &mut row) {
             Ok(mut item) => {

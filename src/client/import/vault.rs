@@ -109,8 +109,7 @@ pub fn export(session: &Session) -> Result<Zeroizing<String>, Error> {
 
 /// Reads a plaintext export, version 1 or 2.
 pub fn parse(text: &str) -> Result<Items, String> {
-    let v: Value =
-        serde_json::from_str(text).map_err(|e| format!("not a vault export: not JSON ({e})"))?;
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
     let version = v.get("version").and_then(Value::as_u64).unwrap_or(1);
     let Some(list) = v.get("entries").and_then(Value::as_array) else {
         return Err("not a vault export: no `entries` array".into());
