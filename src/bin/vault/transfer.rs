@@ -130,7 +130,7 @@ pub fn import(ctx: &Ctx, i: Import) -> Res {
             report_skip(format, s);
         }
         eprintln!("{format}: dry run, nothing written");
-        return verdict(format, &file, plan.writes.len(), found);
+        return verdict(format, &file, plan.writes.len(), found, "would import");
     }
     let total = plan.writes.len();
     let progress = Progress::new(total);
@@ -140,7 +140,7 @@ pub fn import(ctx: &Ctx, i: Import) -> Res {
     for s in &skipped {
         report_skip(format, s);
     }
-    verdict(format, &file, outcome.imported, found)
+    verdict(format, &file, outcome.imported, found, "imported")
 }
 
 /// `GitHub` as the messages show a name: quoted, control characters escaped.
@@ -204,8 +204,10 @@ fn dry_run_summary(format: Format, plan: &Plan, skipped: &[Skipped]) {
     }
 }
 
-fn verdict(format: Format, file: &str, imported: usize, found: usize) -> Res {
-    let msg = format!("{format}: imported {imported} of {found} items from {file}");
+/// Exit 0 when every item is (or would be) imported, 5 when some are, 1
+/// when none is.
+fn verdict(format: Format, file: &str, imported: usize, found: usize, did: &str) -> Res {
+    let msg = format!("{format}: {did} {imported} of {found} items from {file}");
     if imported == found && found > 0 {
         eprintln!("{msg}");
         Ok(())
