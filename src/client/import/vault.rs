@@ -111,7 +111,11 @@ pub fn export(session: &Session) -> Result<Zeroizing<String>, Error> {
 pub fn parse(text: &str) -> Result<Items, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
     let version = v.get("version").and_then(Value::as_u64).unwrap_or(1);
-    let Some(list) = v.get("entries").and_then(Value::as_array) else {
+    // vault 0.1 also took a bare array of version 1 entries.
+    let Some(list) = v
+        .as_array()
+        .or_else(|| v.get("entries").and_then(Value::as_array))
+    else {
         return Err("not a vault export: no `entries` array".into());
     };
     let mut items = Vec::new();
