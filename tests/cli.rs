@@ -662,7 +662,7 @@ fn completions() {
     );
     assert_eq!(
         complete(&["vault", "import", "x", "--format", "k"]),
-        ["keepassxc-csv"]
+        ["keepass", "keepassxc-csv"]
     );
     let top = complete(&["vault", ""]);
     for cmd in COMMANDS {

@@ -29,7 +29,9 @@ _vault() {
         --server|--username|--profile|--invite|--length) return 0 ;;
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --field) COMPREPLY=($(compgen -W "password username" -- "$cur")); return 0 ;;
-        --format) COMPREPLY=($(compgen -W "json bitwarden-csv keepassxc-csv" -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W "vault vault-encrypted bitwarden-json bitwarden-csv keepass keepassxc-csv 1password-1pux lastpass-csv chrome-csv firefox-csv" -- "$cur")); return 0 ;;
+        --on-duplicate) COMPREPLY=($(compgen -W "rename skip overwrite" -- "$cur")); return 0 ;;
+        --key-file|--encrypted) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
     esac
     case "$cmd" in
         "") opts="register add get ls edit rm generate passwd export import logout unregister completions --server --username --profile --ca-file --help" ;;
@@ -44,7 +46,8 @@ _vault() {
             if [[ "$cur" != -* ]]; then
                 COMPREPLY=($(compgen -f -- "$cur")); return 0
             fi
-            opts="--format" ;;
+            opts="--format --dry-run --on-duplicate --key-file" ;;
+        export) opts="--encrypted" ;;
         completions) opts="bash zsh fish" ;;
         *) opts="" ;;
     esac
@@ -96,7 +99,8 @@ _vault() {
                 rm) _arguments '1:site:' ;;
                 generate) _arguments '--length[length]:length:' '--no-symbols[letters and digits only]' ;;
                 unregister) _arguments '--yes[confirm the deletion]' ;;
-                import) _arguments '1:file:_files' '--format[file format]:format:(json bitwarden-csv keepassxc-csv)' ;;
+                import) _arguments '1:file:_files' '--format[file format]:format:(vault vault-encrypted bitwarden-json bitwarden-csv keepass keepassxc-csv 1password-1pux lastpass-csv chrome-csv firefox-csv)' '--dry-run[show what would be imported; write nothing]' '--on-duplicate[when a name is taken]:action:(rename skip overwrite)' '--key-file[KeePass key file]:file:_files' ;;
+                export) _arguments '--encrypted[write an encrypted export to FILE]:file:_files' ;;
                 completions) _arguments '1:shell:(bash zsh fish)' ;;
             esac
             ;;
@@ -134,7 +138,11 @@ complete -c vault -n "__fish_seen_subcommand_from edit" -l password-stdin -d 're
 complete -c vault -n "__fish_seen_subcommand_from get" -l field -x -a 'password username' -d 'field to print'
 complete -c vault -n "__fish_seen_subcommand_from get ls" -l json -d 'print JSON'
 complete -c vault -n "__fish_seen_subcommand_from import" -F
-complete -c vault -n "__fish_seen_subcommand_from import" -l format -x -a 'json bitwarden-csv keepassxc-csv' -d 'file format'
+complete -c vault -n "__fish_seen_subcommand_from import" -l format -x -a 'vault vault-encrypted bitwarden-json bitwarden-csv keepass keepassxc-csv 1password-1pux lastpass-csv chrome-csv firefox-csv' -d 'file format'
+complete -c vault -n "__fish_seen_subcommand_from import" -l dry-run -d 'show what would be imported; write nothing'
+complete -c vault -n "__fish_seen_subcommand_from import" -l on-duplicate -x -a 'rename skip overwrite' -d 'when a name is taken'
+complete -c vault -n "__fish_seen_subcommand_from import" -l key-file -r -F -d 'KeePass key file'
+complete -c vault -n "__fish_seen_subcommand_from export" -l encrypted -r -F -d 'write an encrypted export to FILE'
 complete -c vault -n "__fish_seen_subcommand_from unregister" -l yes -d 'confirm the deletion'
 complete -c vault -n "__fish_seen_subcommand_from completions" -x -a 'bash zsh fish'
 "#;

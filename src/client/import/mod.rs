@@ -229,3 +229,7 @@ pub struct Problem {
     pub place: String,
     pub reason: String,
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
