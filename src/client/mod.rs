@@ -390,19 +390,19 @@ impl Session {
             site: label.to_owned(),
             cause,
         };
-        let blob = wire
-            .username
-            .as_deref()
-            .ok_or(tampered(CryptoError::Malformed))?;
-        let (site, username) = self.key.open_username(&wire.site, blob).map_err(tampered)?;
-        let password = self
-            .key
-            .open_password(&wire.site, &wire.password)
-            .map_err(tampered)?;
+        // Format 1 or 2 (what `vault import` writes), until the v2 CLI lands.
+        let opened = entry::open(
+            &self.key,
+            &wire.site,
+            wire.username.as_deref(),
+            &wire.password,
+            &wire.updated_at,
+        )
+        .map_err(tampered)?;
         Ok(Entry {
-            site,
-            username,
-            password,
+            site: opened.doc.name.clone(),
+            username: opened.doc.username.clone(),
+            password: opened.password,
             version: wire.version,
             updated_at: wire.updated_at,
         })
@@ -425,7 +425,8 @@ impl Session {
                 .username
                 .as_deref()
                 .ok_or(CryptoError::Malformed)
-                .and_then(|b| self.key.open_username(&w.site, b));
+                .and_then(|b| entry::open_doc(&self.key, &w.site, b, &w.updated_at))
+                .map(|d| (d.name.clone(), d.username.clone()));
             match opened {
                 Ok((site, username)) => entries.push(Summary {
                     site,
@@ -457,8 +458,8 @@ impl Session {
             let label = w
                 .username
                 .as_deref()
-                .and_then(|b| self.key.open_username(&w.site, b).ok())
-                .map_or_else(|| w.site.clone(), |(site, _)| site);
+                .and_then(|b| entry::open_doc(&self.key, &w.site, b, "").ok())
+                .map_or_else(|| w.site.clone(), |d| d.name.clone());
             out.push(self.open(w, &label)?);
         }
         out.sort_by_key(|e| crypto::normalise_site(&e.site));

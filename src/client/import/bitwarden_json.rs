@@ -230,11 +230,61 @@ fn login(doc: &mut Doc, l: Option<&Value>) -> String {
     if let Some(d) = str_of(l, "passwordRevisionDate") {
         common::field(doc, "password changed", d, false);
     }
+    unknown(doc, "login", l, &LOGIN);
     str_of(l, "password").unwrap_or_default()
 }
 
+/// Members of a login/card/identity object this reader does not know:
+/// kept as custom fields.
+fn unknown(doc: &mut Doc, what: &str, o: &Value, known: &[&str]) {
+    for (k, v) in o.as_object().into_iter().flatten() {
+        let empty = v.is_null() || v.as_array().is_some_and(|a| a.is_empty());
+        if !empty && !known.contains(&k.as_str()) {
+            common::field(doc, &format!("bitwarden {what}.{k}"), text(v), false);
+        }
+    }
+}
+
+const LOGIN: [&str; 6] = [
+    "username",
+    "password",
+    "totp",
+    "uris",
+    "fido2Credentials",
+    "passwordRevisionDate",
+];
+const CARD: [&str; 6] = [
+    "cardholderName",
+    "brand",
+    "number",
+    "expMonth",
+    "expYear",
+    "code",
+];
+const IDENTITY: [&str; 18] = [
+    "title",
+    "firstName",
+    "middleName",
+    "lastName",
+    "address1",
+    "address2",
+    "address3",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "company",
+    "email",
+    "phone",
+    "ssn",
+    "username",
+    "passportNumber",
+    "licenseNumber",
+];
+
 fn card(doc: &mut Doc, c: Option<&Value>) {
     let Some(c) = c else { return };
+    unknown(doc, "card", c, &CARD);
     let g = |k: &str| str_of(c, k).filter(|s| !s.is_empty());
     let expiry = match (g("expMonth"), g("expYear")) {
         (None, None) => None,
@@ -255,6 +305,7 @@ fn card(doc: &mut Doc, c: Option<&Value>) {
 
 fn identity(doc: &mut Doc, i: Option<&Value>) {
     let Some(i) = i else { return };
+    unknown(doc, "identity", i, &IDENTITY);
     let g = |k: &str| str_of(i, k).filter(|s| !s.is_empty());
     doc.username = g("username");
     doc.identity = Some(Identity {

@@ -54,6 +54,16 @@ pub fn parse(bytes: &[u8]) -> Result<Items, String> {
     Ok((items, skips))
 }
 
+/// The `details` members mapped above.
+const DETAILS: [&str; 6] = [
+    "loginFields",
+    "notesPlain",
+    "sections",
+    "passwordHistory",
+    "password",
+    "documentAttributes",
+];
+
 fn category(uuid: &str) -> (&'static str, &'static str) {
     match uuid {
         "001" => ("login", "login"),
@@ -130,6 +140,14 @@ fn item(place: String, it: &Value) -> super::Item {
         });
     }
     sections(&mut doc, d);
+    // Members of `details` this reader does not map: kept, not dropped.
+    for (k, v) in d.as_object().into_iter().flatten() {
+        let empty =
+            v.is_null() || v.as_str() == Some("") || v.as_array().is_some_and(|a| a.is_empty());
+        if !empty && !DETAILS.contains(&k.as_str()) {
+            common::field(&mut doc, &format!("1Password {k}"), v.to_string(), false);
+        }
+    }
     let mut item = common::item(place, source, doc, password);
     if let Some(doc_attrs) = d.get("documentAttributes").filter(|a| a.is_object()) {
         let name = doc_attrs["fileName"].as_str().unwrap_or("file");
