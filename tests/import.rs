@@ -410,9 +410,21 @@ fn onepassword_1pux() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
     let d = Device::new(&server.base_url(), "op", "1p master password");
     register(&d);
+    // A document's file cannot be kept: the dry run and the import say so.
+    let not_kept = "1password-1pux item 7 \"Passport scan\": file `passport.pdf` not kept: vault stores no files";
+    let (out, entries) = import_and_export(&d, "onepassword.1pux", &["--dry-run"], &[]);
+    assert_eq!((out.code, entries.len()), (0, 0), "{out:#?}");
+    let lines = stderr_lines(&out);
+    assert!(lines.contains(&not_kept), "{lines:#?}");
+    assert!(
+        lines.contains(&"1password-1pux: 1 document → note (0 renamed, 1 with fields not kept)"),
+        "{lines:#?}"
+    );
     let (out, entries) = import_and_export(&d, "onepassword.1pux", &[], &[]);
     assert_eq!(out.code, 0, "{out:#?}");
+    assert!(stderr_lines(&out).contains(&not_kept), "{out:#?}");
     let e = by_name(&entries);
+    assert_eq!(e["Passport scan"].0["notes"], "scanned 2024");
     let (gh, pw) = &e["GitHub"];
     assert_eq!(
         (gh["username"].as_str(), pw.as_str()),
