@@ -235,11 +235,17 @@ fn progress_line_from_100_items() {
     assert_eq!(out.code, 0, "{out:#?}");
     let lines = stderr_lines(&out);
     assert_eq!(
-        lines.iter().filter(|l| l.starts_with("importing ")).count(),
+        lines
+            .iter()
+            .filter(|l| l.starts_with("chrome-csv: importing "))
+            .count(),
         10,
         "{lines:#?}"
     );
-    assert!(lines.contains(&"importing 12/120") && lines.contains(&"importing 120/120"));
+    assert!(
+        lines.contains(&"chrome-csv: importing 12/120")
+            && lines.contains(&"chrome-csv: importing 120/120")
+    );
     assert_eq!(export(&d).len(), 120);
     // Under 100: no progress line.
     let out = d.input(

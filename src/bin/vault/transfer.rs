@@ -133,7 +133,7 @@ pub fn import(ctx: &Ctx, i: Import) -> Res {
         return verdict(format, &file, plan.writes.len(), found, "would import");
     }
     let total = plan.writes.len();
-    let progress = Progress::new(total);
+    let progress = Progress::new(format, total);
     let outcome = import::write(&session, plan, |done, n| progress.show(done, n))?;
     progress.end();
     skipped.extend(outcome.failed);
@@ -228,13 +228,15 @@ fn verdict(format: Format, file: &str, imported: usize, found: usize, did: &str)
 /// A progress line on stderr for 100 items and more: rewritten in place
 /// on a terminal, every tenth elsewhere.
 struct Progress {
+    format: Format,
     on: bool,
     tty: bool,
 }
 
 impl Progress {
-    fn new(total: usize) -> Progress {
+    fn new(format: Format, total: usize) -> Progress {
         Progress {
+            format,
             on: total >= 100,
             tty: std::io::stderr().is_terminal(),
         }
@@ -245,9 +247,9 @@ impl Progress {
             return;
         }
         if self.tty {
-            eprint!("\rimporting {done}/{n}");
+            eprint!("\r{}: importing {done}/{n}", self.format);
         } else if done.is_multiple_of(n.div_ceil(10)) || done == n {
-            eprintln!("importing {done}/{n}");
+            eprintln!("{}: importing {done}/{n}", self.format);
         }
     }
 

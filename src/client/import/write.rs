@@ -135,20 +135,7 @@ pub fn plan(items: Vec<Item>, vault: &[Existing], on_duplicate: Duplicate) -> Pl
                     replaces,
                 };
                 match earlier {
-                    Some(i) => {
-                        // The later item of the file wins; the earlier one is named.
-                        let old = std::mem::replace(&mut plan.writes[i], planned);
-                        let by = plan.writes[i].item.place.clone();
-                        plan.writes[i].replaces = old.replaces;
-                        plan.skipped.push(common::skipped(
-                            old.item.place.clone(),
-                            &old.item.doc.name,
-                            &old.item.source_kind,
-                            format!(
-                                "overwritten by {by} of the same name (--on-duplicate overwrite)"
-                            ),
-                        ));
-                    }
+                    Some(i) => overwrite_earlier(&mut plan, i, planned),
                     None => {
                         in_file.insert(key, plan.writes.len());
                         plan.writes.push(planned);
@@ -158,6 +145,20 @@ pub fn plan(items: Vec<Item>, vault: &[Existing], on_duplicate: Duplicate) -> Pl
         }
     }
     plan
+}
+
+/// The later item of the file wins over the earlier one of its name
+/// (which keeps the vault entry it replaces); the earlier one is named.
+fn overwrite_earlier(plan: &mut Plan, i: usize, planned: Planned) {
+    let old = std::mem::replace(&mut plan.writes[i], planned);
+    let by = plan.writes[i].item.place.clone();
+    plan.writes[i].replaces = old.replaces;
+    plan.skipped.push(common::skipped(
+        old.item.place.clone(),
+        &old.item.doc.name,
+        &old.item.source_kind,
+        format!("overwritten by {by} of the same name (--on-duplicate overwrite)"),
+    ));
 }
 
 /// What [`write`] did.
