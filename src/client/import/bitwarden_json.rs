@@ -36,15 +36,19 @@ pub fn parse(text: &str, secrets: &mut dyn Secrets) -> Result<Items, String> {
         let plain = crypt::open(&v, &password)?;
         return parse(&plain, secrets);
     }
-    let folders: HashMap<String, String> = v
-        .get("folders")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| Some((str_of(f, "id")?, str_of(f, "name")?)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = |key: &str| -> HashMap<String, String> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| Some((str_of(f, "id")?, str_of(f, "name")?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // An organisation's export has collections where a personal one has folders.
+    let mut folders = names("folders");
+    folders.extend(names("collections"));
     let Some(items) = v.get("items").and_then(Value::as_array) else {
         return Err("not a bitwarden-json file: no `items` array".into());
     };
@@ -157,7 +161,21 @@ fn item(place: String, o: &Map<String, Value>, folders: &HashMap<String, String>
             custom_field(&mut doc, f);
         }
     }
+    if let Some(Value::Array(ids)) = get("collectionIds") {
+        // Collection names, as the organisation's members know them.
+        let named: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let id = text(id);
+                folders.get(&id).cloned().unwrap_or(id)
+            })
+            .collect();
+        common::field(&mut doc, "bitwarden collections", named.join(", "), false);
+    }
     for (k, v) in o {
+        if k == "collectionIds" {
+            continue;
+        }
         let empty = v.is_null() || v.as_array().is_some_and(|a| a.is_empty());
         let org = k == "collectionIds" || k == "organizationId";
         if !empty && (org || !KNOWN.contains(&k.as_str())) {

@@ -91,6 +91,22 @@ fn bitwarden_unknown_members_and_account_restricted() {
         .map(|f| f.name.as_str())
         .collect();
     assert_eq!(names, ["bitwarden newThing", "bitwarden organizationId"]);
+    let org = r#"{"encrypted":false,"collections":[{"id":"c1","organizationId":"o","name":"Team, ops"}],
+        "items":[{"type":2,"name":"N","secureNote":{"type":0},"organizationId":"o","collectionIds":["c1","c9"]}]}"#;
+    let p = parse(Format::BitwardenJson, org.as_bytes(), &mut NoSecrets).unwrap();
+    let f: Vec<_> = p.items[0]
+        .doc
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.value.as_str()))
+        .collect();
+    assert_eq!(
+        f,
+        [
+            ("bitwarden collections", "Team, ops, c9"),
+            ("bitwarden organizationId", "o")
+        ]
+    );
     let restricted = r#"{"encrypted":true,"encKeyValidation_DO_NOT_EDIT":"2.a|b|c","data":"2.a|b|c","items":[]}"#;
     let err = parse(Format::BitwardenJson, restricted.as_bytes(), &mut NoSecrets)
         .err()
