@@ -79,7 +79,7 @@ fn round(api: &Api, token: &Token, worker: usize, n: u64) -> Result<(), ApiError
     let site = format!("soak-{worker}-{n}");
     api.add(token, &site, "secret-password", Some("user"))?;
     api.get(token, &site)?;
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         api.get_all(token)?;
     }
     let change = Change {

@@ -36,7 +36,7 @@ fn import_from_stdin_after_global_options() {
     let out = d
         .input(&["--ca-file", &ca, "import", "-", "--format", "json"], text)
         .ok();
-    assert_eq!(out.stderr, "imported 1 of 1 entries from -\n");
+    assert_eq!(out.stderr, "vault: imported 1 of 1 items from -\n");
     let text = r#"[{"site":"server.example","password":"s-pw"}]"#;
     let url = server.base_url();
     d.input(

@@ -344,14 +344,22 @@ pub struct Generate {
 #[argh(help_triggers("-h", "--help", "help"))]
 pub struct Passwd {}
 
-/// print every entry decrypted as JSON on stdout (keep it safe!)
+/// print every entry, every field, decrypted as JSON on stdout (keep it
+/// safe!), or with --encrypted write it sealed under a password you choose
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "export")]
 #[argh(help_triggers("-h", "--help", "help"))]
-pub struct Export {}
+pub struct Export {
+    /// write an encrypted export to this file instead (password from
+    /// VAULT_EXPORT_PASSWORD or asked twice); `vault import` reads it
+    #[argh(option)]
+    pub encrypted: Option<String>,
+}
 
-/// import entries from a file ("-" for stdin); bad rows are reported with
-/// their line and skipped, existing sites are left alone
+/// import from another password manager's export or vault's own ("-" for
+/// stdin): Bitwarden JSON/CSV, KeePass KDBX, KeePassXC CSV, 1Password 1PUX,
+/// LastPass, Chrome/Edge and Firefox CSV. Exit 5 when some items were not
+/// imported (each is listed)
 #[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "import")]
 #[argh(help_triggers("-h", "--help", "help"))]
@@ -359,9 +367,20 @@ pub struct Import {
     /// the file
     #[argh(positional)]
     pub file: String,
-    /// json (vault export), bitwarden-csv or keepassxc-csv
+    /// the format, when not detected: vault, vault-encrypted,
+    /// bitwarden-json, bitwarden-csv, keepass, keepassxc-csv,
+    /// 1password-1pux, lastpass-csv, chrome-csv, firefox-csv
     #[argh(option)]
-    pub format: String,
+    pub format: Option<String>,
+    /// print what would be imported and what would not be kept; write nothing
+    #[argh(switch)]
+    pub dry_run: bool,
+    /// when a name is taken: rename (default, "GitHub (2)"), skip or overwrite
+    #[argh(option, default = "String::from(\"rename\")")]
+    pub on_duplicate: String,
+    /// a KeePass key file (with or without a database password)
+    #[argh(option)]
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// show the profile (server, username), or set one of them:

@@ -3,16 +3,20 @@
 //! entry commands in `entries.rs`. Checks that need no secret run before
 //! any prompt or login.
 
-use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
-use vaultd::client::{self, Client, Session, config, generate, import, search};
+use vaultd::client::{self, Client, Session, config, generate, search};
 
 use crate::Fail;
 use crate::args::*;
-use crate::prompt::{Res, env, master_password, print_entry_json, print_stdout, prompt_twice};
+use crate::prompt::{Res, env, master_password, print_stdout, prompt_twice};
+
+// `vault import` and `vault export` live in their own file.
+#[path = "transfer.rs"]
+mod transfer;
+pub use transfer::{export, import};
 
 /// Where and as whom: the global options resolved against the environment
 /// and the profile file.
@@ -287,15 +291,6 @@ pub fn unregister(ctx: &Ctx, u: Unregister) -> Res {
     Ok(())
 }
 
-pub fn export(ctx: &Ctx, _: Export) -> Res {
-    let session = ctx.open_vault()?;
-    let json = session.export()?;
-    eprintln!(
-        "warning: this export holds every password in plain text; keep it safe and delete it when done"
-    );
-    print_entry_json(&Zeroizing::new(format!("{}\n", json.as_str())))
-}
-
 pub fn config(ctx: &Ctx, c: Config) -> Res {
     if c.setting.len() > 2 {
         return Err(Fail::Usage(
@@ -344,53 +339,6 @@ pub fn config(ctx: &Ctx, c: Config) -> Res {
     config::save_profile(path, &ctx.profile_name, &p).map_err(Fail::Msg)?;
     eprintln!("set {key} in profile `{}`", ctx.profile_name);
     Ok(())
-}
-
-/// Reads `file` ("-" for stdin) whole.
-fn read_input(file: &str) -> Res<Zeroizing<String>> {
-    let mut text = Zeroizing::new(String::new());
-    let read = if file == "-" {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
-    } else {
-        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
-    };
-    read.map_err(|e| Fail::Msg(format!("cannot read {file}: {e}")))?;
-    Ok(text)
-}
-
-pub fn import(ctx: &Ctx, i: Import) -> Res {
-    let format: import::Format = i.format.parse().map_err(Fail::Usage)?;
-    let file = crate::unmark_stdin(&i.file);
-    let text = read_input(file)?;
-    let (rows, mut problems) = import::parse(format, &text)
-        .map_err(|e| Fail::Msg(format!("cannot import {file}: {e}")))?;
-    let total = rows.len() + problems.len();
-    let session = ctx.open_vault()?;
-    let tty = std::io::stderr().is_terminal();
-    let report = session.import(&rows, |done, n| {
-        if tty {
-            eprint!("\rimporting {done}/{n}");
-        }
-    })?;
-    if tty && !rows.is_empty() {
-        eprintln!();
-    }
-    problems.extend(report.problems);
-    for p in &problems {
-        eprintln!("{}: {} (skipped)", p.place, p.reason);
-    }
-    eprintln!(
-        "imported {} of {} entries from {}",
-        report.imported, total, file
-    );
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let n = problems.len();
-    Err(Fail::Msg(format!(
-        "{n} {} not imported; see the lines above",
-        if n == 1 { "entry was" } else { "entries were" }
-    )))
 }
 
 pub fn logout(ctx: &Ctx, _: Logout) -> Res {

@@ -4,7 +4,8 @@
 //! dispatches.
 //!
 //! Exit codes: 0 success; 1 error (one line on stderr saying what to do);
-//! 2 usage; 3 no such site.
+//! 2 usage; 3 no such site; 5 `vault import` imported some items but not
+//! all (each one not imported is listed; 1 when it imported none).
 
 mod args;
 mod clip;
@@ -32,6 +33,8 @@ pub enum Fail {
     Msg(String),
     /// Exit 1 or 3.
     Client(client::Error),
+    /// Exit 5: `vault import` imported only part of the file.
+    Partial(String),
 }
 
 impl From<client::Error> for Fail {
@@ -240,6 +243,10 @@ fn main() -> ExitCode {
         Err(Fail::Msg(m)) => {
             eprintln!("vault: {}", text::escape(&m));
             ExitCode::from(1)
+        }
+        Err(Fail::Partial(m)) => {
+            eprintln!("vault: {}", text::escape(&m));
+            ExitCode::from(5)
         }
         Err(Fail::Client(e)) => {
             // Error text may quote the server or an entry: one safe line.

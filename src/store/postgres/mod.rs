@@ -183,12 +183,10 @@ impl PostgresStore {
             let idle = conn
                 .last_used
                 .is_some_and(|at| at.elapsed() > PING_AFTER_IDLE);
-            if idle {
-                if let Err(e) = conn.client.simple_query("") {
-                    self.last_connect_error.set(&e);
-                    conn.broken = true; // dropped by the pool on return
-                    continue;
-                }
+            if idle && let Err(e) = conn.client.simple_query("") {
+                self.last_connect_error.set(&e);
+                conn.broken = true; // dropped by the pool on return
+                continue;
             }
             conn.last_used = Some(Instant::now());
             return Ok(conn);
