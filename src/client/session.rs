@@ -181,12 +181,12 @@ impl Session {
             return self.open(wire, label);
         }
         let old = URL_SAFE_NO_PAD.encode(self.key.site_hash_v1(site)?);
-        if old != id {
-            if let Some(wire) = self.fetch(&old, label)? {
-                let e = self.open(wire, label)?;
-                if e.format == 1 {
-                    return self.reindex(e);
-                }
+        if old != id
+            && let Some(wire) = self.fetch(&old, label)?
+        {
+            let e = self.open(wire, label)?;
+            if e.format == 1 {
+                return self.reindex(e);
             }
         }
         Err(Error::NoSuchSite(label.to_owned()))

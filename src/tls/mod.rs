@@ -51,10 +51,10 @@ impl AutoTls {
     ) -> Result<Option<AutoTls>, String> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let mode = mode.or_else(|| env("VAULTD_TLS"));
-        if extra_names.is_empty() {
-            if let Some(list) = env("VAULTD_TLS_NAMES") {
-                extra_names = list.split(',').map(|n| n.trim().to_string()).collect();
-            }
+        if extra_names.is_empty()
+            && let Some(list) = env("VAULTD_TLS_NAMES")
+        {
+            extra_names = list.split(',').map(|n| n.trim().to_string()).collect();
         }
         let setup_bind = setup_bind.or_else(|| env("VAULTD_TLS_SETUP_BIND"));
         match mode.as_deref() {

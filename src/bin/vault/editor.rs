@@ -76,10 +76,10 @@ struct TempFile(PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        if let Ok(meta) = std::fs::metadata(&self.0) {
-            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&self.0) {
-                let _ = f.write_all(&vec![0; meta.len() as usize]);
-            }
+        if let Ok(meta) = std::fs::metadata(&self.0)
+            && let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&self.0)
+        {
+            let _ = f.write_all(&vec![0; meta.len() as usize]);
         }
         let _ = std::fs::remove_file(&self.0);
     }

@@ -53,12 +53,12 @@ fn notes_from_stdin() -> Res<String> {
 
 /// Checks the options of `add`/`edit` that need no secret.
 fn check_details(d: &Details) -> Res {
-    if let Some(k) = &d.kind {
-        if !entry::TYPES.contains(&k.as_str()) {
-            return Err(Fail::Usage(format!(
-                "unknown type `{k}`: use login, note, card or identity"
-            )));
-        }
+    if let Some(k) = &d.kind
+        && !entry::TYPES.contains(&k.as_str())
+    {
+        return Err(Fail::Usage(format!(
+            "unknown type `{k}`: use login, note, card or identity"
+        )));
     }
     if d.notes.is_some() && d.notes_stdin {
         return Err(Fail::Usage("use either --notes or --notes-stdin".into()));
