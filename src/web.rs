@@ -47,6 +47,7 @@ pub const FILES: &[Asset] = &[
     asset!("api.js"),
     asset!("crypto.js"),
     asset!("entry.js"),
+    asset!("manifest.js"),
     asset!("dom.js"),
     asset!("opaque.js"),
     asset!("worker.js"),

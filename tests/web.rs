@@ -74,6 +74,7 @@ fn run(file: &str, args: &[&str]) {
         .env("VAULTD_URL", server.base_url())
         .env("VAULTD_PORT", server.addr.port().to_string())
         .env("VAULT_BIN", env!("CARGO_BIN_EXE_vault"))
+        .env("VAULTD_DB", server.dir.0.join("vaultd.db"))
         .env("CHROMIUM", chromium())
         .env("SCREENSHOT_DIR", &screenshots);
     let out = run_to_end(cmd, None, format!("node --test {file}"));
@@ -116,4 +117,11 @@ fn locking_and_clipboard() {
 #[test]
 fn banner_mobile_and_keyboard() {
     run("layout.test.mjs", &[]);
+}
+
+/// Issue 14 in the browser: the CLI's sync and manifest rules both ways, a
+/// database tampered with shows the warning, concurrent writes both land.
+#[test]
+fn browser_keeps_the_manifest_rules() {
+    run("sync.test.mjs", &[]);
 }

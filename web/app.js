@@ -55,7 +55,6 @@ async function unlocked() {
   vault.entries = entries;
   vault.unreadable = unreadable;
   vault.query = '';
-  showManifestWarning(api.syncState());
   showList();
   performance.mark('vault:list-shown');
 }
@@ -127,14 +126,17 @@ function showAccount() {
 
 // --- banners -------------------------------------------------------------------
 
+/** Shown after every check that fails (api.onSync: each sync and write). */
 function showManifestWarning(state) {
   const el = document.getElementById('manifest-warning');
   el.hidden = !state.failed;
   el.textContent = state.failed
     ? 'Warning: the server\'s copy of this vault does not match what your devices last wrote. ' +
-      'Entries may have been removed or rolled back by the server.'
+      `Entries may have been removed or rolled back by the server. (${state.message})`
     : '';
 }
+
+api.onSync(showManifestWarning);
 
 function isLoopback(host) {
   return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '[::1]';
