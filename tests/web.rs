@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use common::spawn::run_to_end;
+use common::spawn::{Listening, run_to_end, spawn_listening};
 use common::{Backend, Options, TestServer};
 
 fn web_dir() -> PathBuf {
@@ -124,4 +124,45 @@ fn banner_mobile_and_keyboard() {
 #[test]
 fn browser_keeps_the_manifest_rules() {
     run("sync.test.mjs", &[]);
+}
+
+/// Issue 18: over `--tls auto` with Chromium trusting the server's key, the
+/// web vault is a secure context, installs (manifest, icons) and its service
+/// worker serves the page after the test kills this vaultd.
+#[test]
+fn installs_and_opens_offline_over_tls_auto() {
+    if !browser_ready() {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = common::TempDir::new("web-tls");
+    let mut cmd = Command::new(common::vaultd_bin());
+    cmd.current_dir(&dir.0)
+        .args(["--bind", "127.0.0.1:0", "--threads", "2", "--init-db"])
+        .args(["--tls", "auto"])
+        .env_remove("JWT_KEY")
+        .env_remove("OPAQUE_SERVER_SETUP")
+        .env_remove("VAULTD_TLS_VALIDITY_SECONDS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let Listening {
+        mut child, addr, ..
+    } = spawn_listening(cmd).unwrap_or_else(|r| panic!("vaultd did not start: {}", r.log));
+    let mut node = Command::new("node");
+    node.current_dir(web_dir())
+        .args(["--test", "--test-reporter=tap", "install.test.mjs"])
+        .env("VAULTD_URL", format!("https://localhost:{}", addr.port()))
+        .env("VAULTD_CA", dir.0.join("tls/ca.crt"))
+        .env("VAULTD_PID", child.id().to_string())
+        .env("CHROMIUM", chromium());
+    let out = run_to_end(node, None, "node --test install.test.mjs".to_string());
+    // The test killed it; if it did not get that far, this does.
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("# fail 0") && !out.stdout.contains("# pass 0"),
+        "{}",
+        out.stdout
+    );
 }

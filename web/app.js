@@ -189,6 +189,19 @@ document.addEventListener('keydown', (e) => {
 document.getElementById('lock').addEventListener('click', () => api.lock('locked'));
 document.getElementById('logout').addEventListener('click', () => api.logout().catch(() => {}));
 
+/**
+ * Issue 18: in a secure context the app installs (app.webmanifest) and its
+ * service worker keeps the app's own files for use without the network
+ * (sw.js: never vault data, never a key). Browsers allow service workers
+ * only there; over plain http nothing is registered.
+ */
+function registerServiceWorker() {
+  if (!window.isSecureContext || !('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register('sw.js', { scope: './', type: 'classic', updateViaCache: 'none' })
+    .catch((e) => console.warn(`the offline copy is not available: ${e.message}`));
+}
+
 showInsecureBanner();
+registerServiceWorker();
 warmUp();
 showLogin();
