@@ -35,16 +35,8 @@ function i64(n) {
   return b;
 }
 
-function lp(bytes) {
-  const len = new Uint8Array(4);
-  new DataView(len.buffer).setUint32(0, bytes.length);
-  return concat(len, bytes);
-}
-
-/** Compares the UTF-8 bytes of two strings (the order of `site`). */
-export function byteOrder(a, b) {
-  const x = utf8(a);
-  const y = utf8(b);
+/** Compares two byte strings (the order of `site`'s UTF-8 bytes). */
+function byteOrder(x, y) {
   const n = Math.min(x.length, y.length);
   for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
   return x.length - y.length;
@@ -52,16 +44,42 @@ export function byteOrder(a, b) {
 
 /** The digest of wire entries {site, version, username, password}, any order. */
 export function digest(entries) {
-  const sorted = [...entries].sort((a, b) => byteOrder(a.site, b.site));
-  const h = sha256.create();
-  h.update(DOMAIN).update(Uint8Array.of(0)).update(u64(sorted.length));
-  for (const e of sorted) {
-    h.update(lp(utf8(e.site))).update(i64(e.version));
-    if (e.username === null || e.username === undefined) h.update(Uint8Array.of(0));
-    else h.update(Uint8Array.of(1)).update(lp(utf8(e.username)));
-    h.update(lp(utf8(e.password)));
+  // Each string encoded once, then one buffer hashed at once: a write
+  // digests every entry (2,000 entries: ~1.6 MB), and this took 30 ms there
+  // in Node against 77 ms for one small update per field.
+  const parts = entries.map((e) => ({
+    e,
+    site: utf8(e.site),
+    username: e.username === null || e.username === undefined ? null : utf8(e.username),
+    password: utf8(e.password),
+  }));
+  parts.sort((a, b) => byteOrder(a.site, b.site));
+  let size = DOMAIN.length + 1 + 8;
+  for (const p of parts) size += 4 + p.site.length + 8 + 1 + (p.username ? 4 + p.username.length : 0) + 4 + p.password.length;
+  const buf = new Uint8Array(size);
+  const view = new DataView(buf.buffer);
+  buf.set(DOMAIN, 0);
+  let o = DOMAIN.length + 1; // then the 0x00 byte, already zero
+  view.setBigUint64(o, BigInt(parts.length));
+  o += 8;
+  const lp = (bytes) => {
+    view.setUint32(o, bytes.length);
+    buf.set(bytes, o + 4);
+    o += 4 + bytes.length;
+  };
+  for (const p of parts) {
+    lp(p.site);
+    view.setBigInt64(o, BigInt(p.e.version));
+    o += 8;
+    if (p.username) {
+      buf[o++] = 1;
+      lp(p.username);
+    } else {
+      buf[o++] = 0;
+    }
+    lp(p.password);
   }
-  return h.digest();
+  return sha256(buf);
 }
 
 /** What a manifest says: {seq, count, digest} of the vault at `seq`. */
