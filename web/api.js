@@ -333,6 +333,7 @@ function write(path, body) {
           await resync();
           // No new seq: the 409 was the entry's own (site exists, version moved on).
           if (s.snap.seq === base) throw e;
+          s.merged = true;
         }
       }
       throw new ApiError(409, 'conflict', `the vault kept changing during ${MAX_ATTEMPTS} attempts of this write: try again`);
@@ -344,11 +345,10 @@ function write(path, body) {
 
 // --- entries -----------------------------------------------------------------
 
-/** Every entry of a fresh, checked snapshot: {entries: readable ones, unreadable: count}. */
-export async function loadEntries() {
-  await serial(resync);
+/** The entries of the current snapshot, opened for the list. */
+function snapshotEntries() {
   const keys = session.keys;
-  let entries = [];
+  const entries = [];
   let unreadable = 0;
   for (const wire of session.snap.entries.values()) {
     try {
@@ -357,6 +357,14 @@ export async function loadEntries() {
       unreadable++;
     }
   }
+  return { entries, unreadable };
+}
+
+/** Every entry of a fresh, checked snapshot: {entries: readable ones, unreadable: count}. */
+export async function loadEntries() {
+  await serial(resync);
+  const keys = session.keys;
+  let { entries, unreadable } = snapshotEntries();
   for (const old of entries.filter((e) => en.needsReindex(keys, e))) {
     entries = await reindex(entries, old).catch(() => entries);
   }
@@ -382,6 +390,17 @@ async function reindex(entries, old) {
   }
   await write('/delete', { site: old.site });
   return entries.filter((e) => e !== old && e !== there).concat([moved]);
+}
+
+/**
+ * After a write that had to sync first (another device wrote), the entries
+ * of the snapshot it landed on, once; otherwise null (what is shown is
+ * still the vault).
+ */
+export function mergedEntries() {
+  if (!session?.merged || !session.snap) return null;
+  session.merged = false;
+  return snapshotEntries();
 }
 
 /** Opens an entry's sealed password (see entry.js); throws if it was altered. */

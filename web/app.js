@@ -73,9 +73,18 @@ function showTrash() {
   show(listView({ ...vault, query: '' }, { open: showEntry, back: showList }, { title: 'Trash', trash: true }));
 }
 
-/** Puts `saved` in place of `old` in memory. */
+/**
+ * Puts `saved` in place of `old` in memory, on top of what other devices
+ * wrote if the write had to sync first (then the list is the snapshot's).
+ */
 function replace(old, saved) {
-  vault.entries = vault.entries.filter((e) => e !== old);
+  const merged = api.mergedEntries();
+  if (merged) {
+    vault.entries = merged.entries;
+    vault.unreadable = merged.unreadable;
+  }
+  const gone = new Set([old?.site, saved?.site]);
+  vault.entries = vault.entries.filter((e) => e !== old && !gone.has(e.site));
   if (saved) vault.entries.push(saved);
 }
 

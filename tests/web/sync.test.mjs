@@ -114,6 +114,11 @@ test('a browser write and a vault write at once both land and verify', async () 
   // base_seq, syncs, re-checks, recomputes the manifest and lands.
   vaultOk(name, ['add', 'behind.example'], { input: 'b-pw\n' });
   await addEntry(page, { Name: 'web-1.example', Password: 'w1' });
+  // The list shows what the other writer added, without logging in again.
+  await page.getByRole('button', { name: 'Back', exact: true }).click();
+  await page.getByRole('listitem', { name: 'behind.example' }).waitFor();
+  await page.getByRole('listitem', { name: 'web-1.example' }).waitFor();
+  await page.getByRole('listitem', { name: 'first.example' }).getByRole('button').click(); // the loop starts from an entry
   // Both at once, three times.
   for (let i = 0; i < 3; i++) {
     const cli = vaultAsync(name, ['add', `cli-${i}.example`], { input: `c${i}\n` });
