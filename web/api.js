@@ -327,6 +327,9 @@ function write(path, body) {
           const reply = await authed(path, request);
           still(s);
           landed(s, path, body, reply, sealed);
+          // The server did not number as sealed: check afresh now, so the
+          // banner tells the truth before the next write.
+          if (!s.snap) await resync().catch(() => {});
           return reply;
         } catch (e) {
           if (e.status !== 409) throw e;
