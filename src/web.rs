@@ -10,10 +10,12 @@ use tiny_http::{Header, Method, Request, Response};
 use crate::error::ApiError;
 
 /// Same origin only, no inline code, no `eval`; `'wasm-unsafe-eval'` lets the
-/// OPAQUE worker compile its WebAssembly, and nothing else.
+/// OPAQUE worker compile its WebAssembly, and nothing else. `worker-src`
+/// covers the OPAQUE worker and the service worker (sw.js), `manifest-src`
+/// the web app manifest.
 pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
     style-src 'self'; img-src 'self'; connect-src 'self'; worker-src 'self'; \
-    frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+    manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// One served file.
 pub struct Asset {
@@ -43,10 +45,15 @@ pub const FILES: &[Asset] = &[
     asset!("https.html"),
     asset!("app.css"),
     asset!("icon.svg"),
+    asset!("icon-192.png"),
+    asset!("icon-512.png"),
+    asset!("app.webmanifest"),
+    asset!("sw.js"),
     asset!("app.js"),
     asset!("api.js"),
     asset!("crypto.js"),
     asset!("entry.js"),
+    asset!("manifest.js"),
     asset!("dom.js"),
     asset!("opaque.js"),
     asset!("worker.js"),
@@ -85,6 +92,8 @@ pub fn content_type(path: &str) -> &'static str {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("webmanifest") => "application/manifest+json",
         _ => "text/plain; charset=utf-8",
     }
 }
@@ -274,5 +283,28 @@ mod tests {
             content_type("views/list.js"),
             "text/javascript; charset=utf-8"
         );
+    }
+
+    /// sw.js keeps a copy of every file of the table and of nothing else.
+    #[test]
+    fn the_service_worker_lists_exactly_the_served_files() {
+        let sw = std::str::from_utf8(find("sw.js").unwrap().body).unwrap();
+        let list = sw.split("const FILES = [").nth(1).unwrap();
+        let list = list.split("];").next().unwrap();
+        let mut listed: Vec<&str> = list
+            .split(',')
+            .map(|s| s.trim().trim_matches('\''))
+            .filter(|s| !s.is_empty())
+            .collect();
+        listed.sort_unstable();
+        // The browser keeps the worker's own script itself.
+        let mut served: Vec<&str> = FILES
+            .iter()
+            .map(|a| a.path)
+            .filter(|p| *p != "sw.js")
+            .collect();
+        served.sort_unstable();
+        assert_eq!(listed, served);
+        assert!(sw.contains("'', 'index.html'"), "the page itself, as /web/");
     }
 }

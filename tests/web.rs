@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use common::spawn::run_to_end;
+use common::spawn::{Listening, run_to_end, spawn_listening};
 use common::{Backend, Options, TestServer};
 
 fn web_dir() -> PathBuf {
@@ -74,6 +74,7 @@ fn run(file: &str, args: &[&str]) {
         .env("VAULTD_URL", server.base_url())
         .env("VAULTD_PORT", server.addr.port().to_string())
         .env("VAULT_BIN", env!("CARGO_BIN_EXE_vault"))
+        .env("VAULTD_DB", server.dir.0.join("vaultd.db"))
         .env("CHROMIUM", chromium())
         .env("SCREENSHOT_DIR", &screenshots);
     let out = run_to_end(cmd, None, format!("node --test {file}"));
@@ -116,4 +117,52 @@ fn locking_and_clipboard() {
 #[test]
 fn banner_mobile_and_keyboard() {
     run("layout.test.mjs", &[]);
+}
+
+/// Issue 14 in the browser: the CLI's sync and manifest rules both ways, a
+/// database tampered with shows the warning, concurrent writes both land.
+#[test]
+fn browser_keeps_the_manifest_rules() {
+    run("sync.test.mjs", &[]);
+}
+
+/// Issue 18: over `--tls auto` with Chromium trusting the server's key, the
+/// web vault is a secure context, installs (manifest, icons) and its service
+/// worker serves the page after the test kills this vaultd.
+#[test]
+fn installs_and_opens_offline_over_tls_auto() {
+    if !browser_ready() {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = common::TempDir::new("web-tls");
+    let mut cmd = Command::new(common::vaultd_bin());
+    cmd.current_dir(&dir.0)
+        .args(["--bind", "127.0.0.1:0", "--threads", "2", "--init-db"])
+        .args(["--tls", "auto"])
+        .env_remove("JWT_KEY")
+        .env_remove("OPAQUE_SERVER_SETUP")
+        .env_remove("VAULTD_TLS_VALIDITY_SECONDS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let Listening {
+        mut child, addr, ..
+    } = spawn_listening(cmd).unwrap_or_else(|r| panic!("vaultd did not start: {}", r.log));
+    let mut node = Command::new("node");
+    node.current_dir(web_dir())
+        .args(["--test", "--test-reporter=tap", "install.test.mjs"])
+        .env("VAULTD_URL", format!("https://localhost:{}", addr.port()))
+        .env("VAULTD_CA", dir.0.join("tls/ca.crt"))
+        .env("VAULTD_PID", child.id().to_string())
+        .env("CHROMIUM", chromium());
+    let out = run_to_end(node, None, "node --test install.test.mjs".to_string());
+    // The test killed it; if it did not get that far, this does.
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("# fail 0") && !out.stdout.contains("# pass 0"),
+        "{}",
+        out.stdout
+    );
 }

@@ -4,6 +4,7 @@
 import * as c from './crypto.js';
 import * as opaque from './opaque.js';
 import * as en from './entry.js';
+import * as mf from './manifest.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -121,10 +122,9 @@ function openSession(name, done, vaultKey) {
     token: done.token,
     issuedAt: Date.now(),
     expiresAt: Date.now() + Number(done.expires_in) * 1000,
-    keys: { vaultKey, siteKey: c.siteKeyFromVaultKey(vaultKey) },
-    // Issue 14 (sync and the manifest) keeps its state here: the last seq
-    // seen and the manifest checked against it. See syncState() below.
-    seq: null,
+    keys: { vaultKey, siteKey: c.siteKeyFromVaultKey(vaultKey), manifestKey: mf.manifestKey(vaultKey) },
+    // The last /sync snapshot and its verdict (see "sync" below).
+    snap: null,
   };
 }
 
@@ -150,6 +150,7 @@ export function lock(reason = 'locked') {
   if (!session) return;
   session.keys.vaultKey.fill(0);
   session.keys.siteKey.fill(0);
+  session.keys.manifestKey.fill(0);
   session = null;
   for (const fn of listeners) fn(reason);
 }
@@ -181,21 +182,192 @@ export async function changePassword(current, next) {
   session.expiresAt = Date.now() + Number(reply.expires_in) * 1000;
 }
 
+// --- sync and the manifest (CRYPTO.md "Manifest", PROTOCOL.md section 11) ---
+//
+// The same rules as src/client/sync.rs. One snapshot of the vault (/sync
+// since 0, then only what changed) serves every read, so what is shown is
+// what was checked. Every write sends base_seq and the manifest of the state
+// after it; a 409 on base_seq makes it sync, check, recompute and retry. A
+// write never seals a manifest over a state that failed the check.
+
+/** Tries of one write before giving up on a vault that keeps changing. */
+export const MAX_ATTEMPTS = 5;
+
+/**
+ * The highest seq verified per username, for this page's life only: issue 17
+ * keeps nothing in browser storage, so a reload starts again from 0 (a new
+ * device, as CRYPTO.md "What it does not catch" says). Not secret.
+ */
+const seenSeq = new Map();
+const syncListeners = new Set();
+
+/** `fn(syncState())` runs after every check and every write. */
+export const onSync = (fn) => syncListeners.add(fn);
+
+/** {checked, failed, message}: the verdict of the current snapshot. */
+export function syncState() {
+  const v = session?.snap?.verdict;
+  return { checked: Boolean(v), failed: Boolean(v && !v.ok), message: v && !v.ok ? v.message : '' };
+}
+
+function notify() {
+  const state = syncState();
+  for (const fn of syncListeners) fn(state);
+}
+
+// Syncs and writes run one at a time: each builds on the snapshot the last left.
+let queue = Promise.resolve();
+function serial(fn) {
+  const run = queue.then(fn, fn);
+  queue = run.catch(() => {});
+  return run;
+}
+
+/** The session `s`, or an error if it was locked meanwhile. */
+function still(s) {
+  if (session !== s) throw new ApiError(401, 'locked', 'the vault is locked');
+  return s;
+}
+
+const isSeq = (n) => Number.isSafeInteger(n) && n >= 0;
+
+function validSync(a) {
+  return a && isSeq(a.seq) && Array.isArray(a.entries) && Array.isArray(a.deleted)
+    && (a.manifest === null || typeof a.manifest === 'string')
+    && a.entries.every((e) => e && typeof e.site === 'string' && typeof e.password === 'string'
+      && (e.username === null || typeof e.username === 'string') && Number.isSafeInteger(e.version));
+}
+
+/**
+ * /sync since the snapshot's seq, applied and checked. Only a verified
+ * snapshot is a base for a delta: after a mismatch everything is fetched
+ * again, so a repaired vault verifies again.
+ */
+async function resync() {
+  const s = still(session);
+  if (s.snap && !s.snap.verdict.ok) s.snap = null;
+  const answer = await authed('/sync', { since: s.snap?.seq ?? 0 });
+  still(s);
+  if (!validSync(answer)) throw new ApiError(0, 'internal', 'the server\'s /sync answer is malformed');
+  const entries = s.snap?.entries ?? new Map();
+  for (const site of answer.deleted) entries.delete(site);
+  for (const e of answer.entries) entries.set(e.site, e);
+  const seen = seenSeq.get(s.username) ?? 0;
+  const verdict = mf.check(s.keys.manifestKey, answer.seq, [...entries.values()], answer.manifest, seen);
+  if (verdict.ok && verdict.manifest) seenSeq.set(s.username, Math.max(seen, verdict.manifest.seq));
+  s.snap = { seq: answer.seq, entries, manifest: answer.manifest, seen, verdict };
+  notify();
+}
+
+/**
+ * A write may seal a new manifest over this state: it verified, or the vault
+ * never had one and this page never verified it (trust on first use).
+ */
+const endorsable = (snap) => snap.verdict.ok || (snap.verdict.kind === 'manifest_missing' && snap.seen === 0);
+
+/** The entry a write leaves for its site (null after /delete), with `version` or the predicted one. */
+function apply(old, path, body, version) {
+  if (path === '/add') {
+    return { site: body.site, username: body.username ?? null, password: body.password, version: version ?? 1 };
+  }
+  if (path === '/change') {
+    if (!old) return null;
+    return {
+      ...old,
+      version: version ?? old.version + 1,
+      password: body.password ?? old.password,
+      username: 'username' in body ? body.username : old.username,
+    };
+  }
+  return null;
+}
+
+/** The wire entries after a write of `body` to `path`. */
+function after(snap, path, body) {
+  const rest = [...snap.entries.values()].filter((e) => e.site !== body.site);
+  const changed = apply(snap.entries.get(body.site), path, body);
+  return changed ? rest.concat([changed]) : rest;
+}
+
+/** Brings the snapshot to the state after a write that landed. */
+function landed(s, path, body, reply, sealed) {
+  const snap = s.snap;
+  const old = snap.entries.get(body.site);
+  const predicted = apply(old, path, body);
+  const changed = apply(old, path, body, reply.version);
+  // The server numbered as the contract says, or the manifest just sealed
+  // is wrong: then forget the snapshot and check afresh next time.
+  const asSealed = reply.seq === snap.seq + 1 && changed?.version === predicted?.version;
+  if (changed) snap.entries.set(changed.site, changed);
+  else snap.entries.delete(body.site);
+  snap.seq = reply.seq;
+  if (!sealed) return;
+  if (!asSealed) {
+    s.snap = null;
+    return;
+  }
+  snap.manifest = sealed;
+  snap.verdict = { ok: true, manifest: null };
+  seenSeq.set(s.username, Math.max(seenSeq.get(s.username) ?? 0, reply.seq));
+}
+
+/** One write by the protocol above: the server's answer. */
+function write(path, body) {
+  return serial(async () => {
+    const s = still(session);
+    if (!s.snap) await resync();
+    try {
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        const snap = s.snap;
+        const base = snap.seq;
+        const sealed = endorsable(snap) ? mf.seal(s.keys.manifestKey, mf.manifestOf(base + 1, after(snap, path, body))) : null;
+        const request = { ...body, base_seq: base };
+        if (sealed) request.manifest = sealed;
+        try {
+          const reply = await authed(path, request);
+          still(s);
+          landed(s, path, body, reply, sealed);
+          // The server did not number as sealed: check afresh now, so the
+          // banner tells the truth before the next write.
+          if (!s.snap) await resync().catch(() => {});
+          return reply;
+        } catch (e) {
+          if (e.status !== 409) throw e;
+          await resync();
+          // No new seq: the 409 was the entry's own (site exists, version moved on).
+          if (s.snap.seq === base) throw e;
+          s.merged = true;
+        }
+      }
+      throw new ApiError(409, 'conflict', `the vault kept changing during ${MAX_ATTEMPTS} attempts of this write: try again`);
+    } finally {
+      if (session === s) notify();
+    }
+  });
+}
+
 // --- entries -----------------------------------------------------------------
 
-/** Every entry: {entries: readable ones, unreadable: count}. */
-export async function loadEntries() {
-  const reply = await authed('/get', {});
+/** The entries of the current snapshot, opened for the list. */
+function snapshotEntries() {
   const keys = session.keys;
-  let entries = [];
+  const entries = [];
   let unreadable = 0;
-  for (const wire of reply.entries) {
+  for (const wire of session.snap.entries.values()) {
     try {
       entries.push(en.readEntry(keys, wire, { secret: false }));
     } catch {
       unreadable++;
     }
   }
+  return { entries, unreadable };
+}
+
+/** Every entry of a fresh, checked snapshot: {entries: readable ones, unreadable: count}. */
+export async function loadEntries() {
+  await serial(resync);
+  const keys = session.keys;
+  let { entries, unreadable } = snapshotEntries();
   for (const old of entries.filter((e) => en.needsReindex(keys, e))) {
     entries = await reindex(entries, old).catch(() => entries);
   }
@@ -216,11 +388,22 @@ async function reindex(entries, old) {
   }
   let moved = there;
   if (!there) {
-    const reply = await authed('/add', wire);
+    const reply = await write('/add', wire);
     moved = { ...old, format: 2, site: wire.site, version: reply.version };
   }
-  await authed('/delete', { site: old.site });
+  await write('/delete', { site: old.site });
   return entries.filter((e) => e !== old && e !== there).concat([moved]);
+}
+
+/**
+ * After a write that had to sync first (another device wrote), the entries
+ * of the snapshot it landed on, once; otherwise null (what is shown is
+ * still the vault).
+ */
+export function mergedEntries() {
+  if (!session?.merged || !session.snap) return null;
+  session.merged = false;
+  return snapshotEntries();
 }
 
 /** Opens an entry's sealed password (see entry.js); throws if it was altered. */
@@ -237,26 +420,26 @@ export function openSecret(entry) {
 export async function addEntry(fields) {
   const entry = en.newEntry(fields);
   const wire = en.writeEntry(session.keys, entry);
-  const reply = await authed('/add', wire);
+  const reply = await write('/add', wire);
   return { ...entry, format: 2, site: wire.site, version: reply.version };
 }
 
 /**
  * Saves `changes` to `old` in format 2 (same name: /change with the version
- * read, so a change made elsewhere meanwhile is a 409; a new name: /add
- * under the new site, then /delete the old one).
+ * read, so a change of this entry made elsewhere meanwhile is a 409; a new
+ * name: /add under the new site, then /delete the old one).
  */
 export async function saveEntry(old, changes) {
   openSecret(old);
   const entry = en.changedEntry(old, changes);
   const wire = en.writeEntry(session.keys, entry);
   if (wire.site !== old.site) {
-    const reply = await authed('/add', wire);
-    await authed('/delete', { site: old.site });
+    const reply = await write('/add', wire);
+    await write('/delete', { site: old.site });
     return { ...entry, format: 2, site: wire.site, version: reply.version };
   }
   try {
-    const reply = await authed('/change', { ...wire, version: old.version });
+    const reply = await write('/change', { ...wire, version: old.version });
     return { ...entry, format: 2, version: reply.version };
   } catch (e) {
     if (e.status === 409) e.message = 'this entry was changed elsewhere meanwhile: lock and log in again to see it';
@@ -270,14 +453,5 @@ export const trashEntry = (old, trashed) =>
 
 /** Deletes for good. */
 export async function purgeEntry(entry) {
-  await authed('/delete', { site: entry.site });
-}
-
-/**
- * Issue 14 (sync and the manifest) plugs in here: the manifest check after
- * loading, and base_seq/manifest on every write. Until then there is no
- * manifest to check and the vault reports none.
- */
-export function syncState() {
-  return { checked: false, failed: false };
+  await write('/delete', { site: entry.site });
 }

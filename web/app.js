@@ -55,7 +55,6 @@ async function unlocked() {
   vault.entries = entries;
   vault.unreadable = unreadable;
   vault.query = '';
-  showManifestWarning(api.syncState());
   showList();
   performance.mark('vault:list-shown');
 }
@@ -74,9 +73,18 @@ function showTrash() {
   show(listView({ ...vault, query: '' }, { open: showEntry, back: showList }, { title: 'Trash', trash: true }));
 }
 
-/** Puts `saved` in place of `old` in memory. */
+/**
+ * Puts `saved` in place of `old` in memory, on top of what other devices
+ * wrote if the write had to sync first (then the list is the snapshot's).
+ */
 function replace(old, saved) {
-  vault.entries = vault.entries.filter((e) => e !== old);
+  const merged = api.mergedEntries();
+  if (merged) {
+    vault.entries = merged.entries;
+    vault.unreadable = merged.unreadable;
+  }
+  const gone = new Set([old?.site, saved?.site]);
+  vault.entries = vault.entries.filter((e) => e !== old && !gone.has(e.site));
   if (saved) vault.entries.push(saved);
 }
 
@@ -127,14 +135,17 @@ function showAccount() {
 
 // --- banners -------------------------------------------------------------------
 
+/** Shown after every check that fails (api.onSync: each sync and write). */
 function showManifestWarning(state) {
   const el = document.getElementById('manifest-warning');
   el.hidden = !state.failed;
   el.textContent = state.failed
     ? 'Warning: the server\'s copy of this vault does not match what your devices last wrote. ' +
-      'Entries may have been removed or rolled back by the server.'
+      `Entries may have been removed or rolled back by the server. (${state.message})`
     : '';
 }
+
+api.onSync(showManifestWarning);
 
 function isLoopback(host) {
   return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '[::1]';
@@ -187,6 +198,19 @@ document.addEventListener('keydown', (e) => {
 document.getElementById('lock').addEventListener('click', () => api.lock('locked'));
 document.getElementById('logout').addEventListener('click', () => api.logout().catch(() => {}));
 
+/**
+ * Issue 18: in a secure context the app installs (app.webmanifest) and its
+ * service worker keeps the app's own files for use without the network
+ * (sw.js: never vault data, never a key). Browsers allow service workers
+ * only there; over plain http nothing is registered.
+ */
+function registerServiceWorker() {
+  if (!window.isSecureContext || !('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register('sw.js', { scope: './', type: 'classic', updateViaCache: 'none' })
+    .catch((e) => console.warn(`the offline copy is not available: ${e.message}`));
+}
+
 showInsecureBanner();
+registerServiceWorker();
 warmUp();
 showLogin();

@@ -1,7 +1,7 @@
 // Shared by the browser tests: Debian's Chromium driven by playwright-core,
 // a page that records every CSP violation, console error and page error,
 // the `vault` CLI, and the steps a person takes (by accessible names only).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,13 @@ export async function addEntry(page, fields) {
   await page.getByRole('button', { name: 'Edit', exact: true }).waitFor();
 }
 
+function vaultEnv(home, name, password, env) {
+  return {
+    HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_STATE_HOME: join(home, '.state'), PATH: process.env.PATH,
+    VAULT_SERVER: BASE, VAULT_USERNAME: name, VAULT_PASSWORD: password, ...env,
+  };
+}
+
 /** The `vault` CLI as `name`, in an empty HOME; {code, stdout, stderr}. */
 export function vault(name, args, { input, password = PASSWORD, env = {} } = {}) {
   assert.ok(VAULT, 'VAULT_BIN is set by tests/web.rs');
@@ -99,15 +106,30 @@ export function vault(name, args, { input, password = PASSWORD, env = {} } = {})
       input: input ?? '',
       encoding: 'utf8',
       timeout: 120_000,
-      env: {
-        HOME: home, XDG_CONFIG_HOME: join(home, '.config'), PATH: process.env.PATH,
-        VAULT_SERVER: BASE, VAULT_USERNAME: name, VAULT_PASSWORD: password, ...env,
-      },
+      env: vaultEnv(home, name, password, env),
     });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+}
+
+/** `vault` as above, without blocking (to run beside the browser): a promise of {code, stdout, stderr}. */
+export function vaultAsync(name, args, { input, password = PASSWORD, env = {} } = {}) {
+  assert.ok(VAULT, 'VAULT_BIN is set by tests/web.rs');
+  const home = mkdtempSync(join(tmpdir(), 'vaultd-web-home-'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(VAULT, args, { env: vaultEnv(home, name, password, env) });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (d) => (out.stdout += d));
+    child.stderr.on('data', (d) => (out.stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      rmSync(home, { recursive: true, force: true });
+      resolve({ code, ...out });
+    });
+    child.stdin.end(input ?? '');
+  });
 }
 
 export function vaultOk(name, args, opts) {

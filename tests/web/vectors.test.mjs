@@ -1,5 +1,6 @@
 // docs/CRYPTO.md's test vectors, run by the web vault's own modules in the
-// browser (as served by vaultd): format 1, the vault key, format 2.
+// browser (as served by vaultd): format 1, the vault key, format 2, the
+// manifest.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, assertClean } from './lib.mjs';
@@ -82,6 +83,67 @@ test('the browser reproduces every test vector of CRYPTO.md', async () => {
   assert.deepEqual(got.lazy, [true, 'hunter2']);
   assert.equal(got.badSecret, 'refused');
   assert.equal(got.mixed, 'refused');
+  assertClean(problems);
+});
+
+test('the browser reproduces the manifest vectors of CRYPTO.md, and its check catches each change', async () => {
+  const { page, problems } = await openPage(browser);
+  const got = await page.evaluate(async () => {
+    const m = await import('./manifest.js');
+    const seq = (a, n) => Uint8Array.from({ length: n }, (_, i) => a + i);
+    const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    const key = m.manifestKey(seq(0x40, 32));
+    const three = [
+      { site: '\u00e9', version: 9, username: '', password: 'p\u0000q' },
+      { site: 'Sd_LkJwJpJEDc10W33O482d-fFBVSMpTdBWuLRoGSBo', version: 2,
+        username: 'AYCBgoOEhYaHiImKi4yNjo-QkZKTlJWWl3mBBZC0V3tOCOGdcOpBpi3PSqHV9vkKUtv3OMueglugJ3-bA08ayC4uLi0nuOGnmj293UlryplWV-Si8UMX',
+        password: 'AaChoqOkpaanqKmqq6ytrq-wsbKztLW2twOvf4wYkOVuB34ltGJG2DVLxqGRbndk' },
+      { site: 'b', version: 1, username: null, password: 'x' },
+    ];
+    const sealed = m.seal(key, m.manifestOf(7, three), seq(0xc0, 24));
+    const opened = m.open(key, sealed);
+    const kind = (seqNow, entries, blob, seen) => {
+      const v = m.check(key, seqNow, entries, blob, seen);
+      return v.ok ? 'ok' : v.kind;
+    };
+    const older = m.seal(key, m.manifestOf(6, three));
+    return {
+      key: hex(key),
+      empty: hex(m.digest([])),
+      digest: hex(m.digest(three)),
+      reordered: hex(m.digest([three[2], three[0], three[1]])),
+      sealed,
+      opened: [opened.seq, opened.count, hex(opened.digest)],
+      verdicts: [
+        kind(7, three, sealed, 0),
+        kind(7, three, sealed, 7),
+        kind(0, [], null, 0),
+        kind(7, three, null, 0),
+        kind(7, three, sealed.slice(0, -2) + 'AA', 0),
+        kind(7, three, m.seal(seq(0, 32), m.manifestOf(7, three)), 0),
+        kind(7, three.slice(1), sealed, 0),
+        kind(7, [...three, { site: 'c', version: 1, username: null, password: 'y' }], sealed, 0),
+        kind(7, [{ ...three[0], version: 8 }, three[1], three[2]], sealed, 0),
+        kind(7, [{ ...three[0], password: 'p' }, three[1], three[2]], sealed, 0),
+        kind(7, [{ ...three[2], username: '' }, three[0], three[1]], sealed, 0),
+        kind(6, three, sealed, 0),
+        kind(7, three, sealed, 8),
+        kind(7, three, older, 7),
+        kind(8, three, sealed, 0),
+      ],
+    };
+  });
+  assert.equal(got.key, '0645080ce07bf8e91472b082167ed643024f9c30a18aeedb39ea2fa4fe9ebc9c');
+  assert.equal(got.empty, '4bbfd17449d661bf94d8f571f58fe14e1c0741d8448528e55f6e6d211738bd62');
+  assert.equal(got.digest, 'a10c1ed71afb450a29a6d1dd53969fd12d808042165df25f77f25cdec832d7f8');
+  assert.equal(got.reordered, got.digest);
+  assert.equal(got.sealed, 'AcDBwsPExcbHyMnKy8zNzs_Q0dLT1NXW10F-O4X1vSvnHwJ5EbC5OuoDWS07Q0praeTd-RlTN14GYGGo3XEGykbPgY2b8CDDkbmgTEeewhlkv3rCHLKnSWQ');
+  assert.deepEqual(got.opened, [7, 3, got.digest]);
+  assert.deepEqual(got.verdicts, [
+    'ok', 'ok', 'ok', 'manifest_missing', 'manifest_unreadable', 'manifest_unreadable',
+    'entry_missing', 'entry_added', 'entry_changed', 'entry_changed', 'entry_changed',
+    'vault_older', 'vault_older', 'vault_older', 'seq_ahead',
+  ]);
   assertClean(problems);
 });
 
