@@ -86,7 +86,7 @@ fn rust_login(
     url: &str,
     username: &str,
     password: &str,
-) -> (Vec<u8>, Vec<u8>, vaultd::client::api::Session) {
+) -> (Vec<u8>, Vec<u8>, vaultd::client::api::LoginReply) {
     let api = Api::new(url).unwrap();
     let (state, request) = opaque::start_login(password.as_bytes()).unwrap();
     let (login_id, response) = api.login(username, &request).unwrap();

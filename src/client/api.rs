@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 /// How long to wait for a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -88,91 +87,7 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// A session token; wiped from memory on drop and never printed by `Debug`.
-#[derive(Clone)]
-pub struct Token(Zeroizing<String>);
-
-impl Token {
-    /// Wraps a token string.
-    pub fn new(token: String) -> Token {
-        Token(Zeroizing::new(token))
-    }
-
-    /// The raw token, for the `Authorization` header.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(…)")
-    }
-}
-
-/// The answer of `/login/finish` and `/account/password/finish`.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub token: Token,
-    pub expires_in: u64,
-    /// The stored `vault_key` blob, `None` if none was stored.
-    pub vault_key: Option<String>,
-}
-
-/// An entry as stored on the server (fields still sealed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireEntry {
-    pub site: String,
-    pub username: Option<String>,
-    pub password: String,
-    pub version: i64,
-    pub updated_at: String,
-}
-
-/// The body of `/change`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Change {
-    pub site: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    /// `Some(None)` sends `"username": null` (clears it); `None` leaves it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<i64>,
-}
-
-/// The answer of `/sync` (API 1.1).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct SyncAnswer {
-    pub seq: i64,
-    pub entries: Vec<WireEntry>,
-    pub deleted: Vec<String>,
-    pub manifest: Option<String>,
-}
-
-/// One write of [`Api::write_at`].
-#[derive(Debug, Clone)]
-pub enum Write<'a> {
-    Add {
-        site: &'a str,
-        username: Option<&'a str>,
-        password: &'a str,
-    },
-    Change(&'a Change),
-    Delete {
-        site: &'a str,
-    },
-}
-
-/// The answer of a write: the entry's new version (none for `/delete`) and
-/// the user's new `seq`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct Written {
-    #[serde(default)]
-    pub version: Option<i64>,
-    pub seq: i64,
-}
+pub use super::wire::{Change, LoginReply, SyncAnswer, Token, WireEntry, Write, Written};
 
 /// The blocking API client.
 #[derive(Clone)]
@@ -441,7 +356,7 @@ impl Api {
         &self,
         login_id: &str,
         credential_finalization: &[u8],
-    ) -> Result<Session, ApiError> {
+    ) -> Result<LoginReply, ApiError> {
         let r: SessionBody = self.post(
             "/login/finish",
             None,
@@ -559,7 +474,7 @@ impl Api {
         registration_id: Option<&str>,
         registration_record: &[u8],
         vault_key: Option<&str>,
-    ) -> Result<Session, ApiError> {
+    ) -> Result<LoginReply, ApiError> {
         let mut body = json!({"registration_record": b64(registration_record)});
         with_registration_id(&mut body, registration_id);
         if let Some(v) = vault_key {
@@ -576,8 +491,8 @@ impl Api {
     }
 }
 
-fn session(r: SessionBody) -> Session {
-    Session {
+fn session(r: SessionBody) -> LoginReply {
+    LoginReply {
         token: Token::new(r.token),
         expires_in: r.expires_in,
         vault_key: r.vault_key,

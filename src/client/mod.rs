@@ -26,6 +26,7 @@ mod session;
 pub mod sync;
 pub mod text;
 pub mod totp;
+pub mod wire;
 mod writes;
 
 use api::{Api, ApiError};
@@ -33,7 +34,7 @@ use crypto::{CryptoError, Kek, VaultKey};
 use entry::EntryError;
 
 use opaque::OpaqueError;
-pub use session::{Edit, Entry, ImportReport, Listing, Session, Summary};
+pub use session::{Edit, Entry, Listing, Session, Summary};
 
 /// Everything that can go wrong in a client operation. `Display` is one line
 /// that says what happened and what to do.

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::api::{Api, ApiError, Token, WireEntry};
 use super::crypto::{self, CryptoError, Kek, VaultKey};
 use super::entry::{self, Doc};
-use super::{Error, authed, import, opaque};
+use super::{Error, authed, opaque};
 
 /// A decrypted entry.
 pub struct Entry {
@@ -71,12 +71,6 @@ pub struct Edit {
     /// `Some(None)` clears the entry's username.
     pub username: Option<Option<String>>,
     pub password: Option<Zeroizing<String>>,
-}
-
-/// The outcome of [`Session::import`].
-pub struct ImportReport {
-    pub imported: usize,
-    pub problems: Vec<import::Problem>,
 }
 
 /// Logged in: holds the token and the vault key (both wiped on drop).

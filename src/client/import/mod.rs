@@ -213,23 +213,6 @@ pub fn parse(format: Format, bytes: &[u8], secrets: &mut dyn Secrets) -> Result<
 /// What every parser returns.
 pub(crate) type Items = (Vec<Item>, Vec<Skipped>);
 
-// --- vault 0.1's shapes, still used by `Session::import` ----------------------
-
-/// One entry to import (vault 0.1's shape; [`Item`] replaces it).
-pub struct Row {
-    pub place: String,
-    pub site: String,
-    pub username: Option<String>,
-    pub password: Zeroizing<String>,
-}
-
-/// A row that was not imported, and why (vault 0.1's shape).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub place: String,
-    pub reason: String,
-}
-
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
