@@ -56,7 +56,7 @@ fn import_from_stdin_after_global_options() {
     assert_eq!(ls(&d), ["ca.example", "server.example"]);
 }
 
-const COMMANDS: [&str; 20] = [
+const COMMANDS: [&str; 21] = [
     "register",
     "add",
     "get",
@@ -75,6 +75,7 @@ const COMMANDS: [&str; 20] = [
     "import",
     "config",
     "logout",
+    "verify",
     "unregister",
     "completions",
 ];

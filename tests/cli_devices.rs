@@ -180,7 +180,19 @@ fn concurrent_edit_from_another_device_is_refused() {
     let paths = proxy.paths();
     assert_eq!(
         paths,
-        ["/login", "/login/finish", "/get", "/change"],
+        // The CLI syncs and checks, reads, writes; the 409 on base_seq makes
+        // it sync and retry, and the 409 on the version, with nothing new to
+        // sync, is the answer.
+        [
+            "/login",
+            "/login/finish",
+            "/sync",
+            "/sync",
+            "/change",
+            "/sync",
+            "/change",
+            "/sync"
+        ],
         "the CLI reads, then writes"
     );
     assert_eq!(

@@ -165,20 +165,36 @@ fn swapped_ciphertexts_are_refused() {
         tx.commit().unwrap();
     };
 
+    // The manifest notices too: a warning line first, then the entry's own
+    // failure.
+    let refused = |args: &[&str], needle: &str| {
+        let out = d.run(args);
+        assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:#?}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{out:#?}");
+        assert!(
+            lines[0].starts_with("vault: warning: an entry was changed"),
+            "{out:#?}"
+        );
+        assert!(lines[1].contains(needle), "{out:#?}");
+    };
     swap("password");
-    d.run(&["get", "a.example"])
-        .fails(1, "the entry for `a.example` failed verification");
-    d.run(&["get", "b.example", "--json"])
-        .fails(1, "failed verification");
-    d.run(&["export"]).fails(1, "failed verification");
+    refused(
+        &["get", "a.example"],
+        "the entry for `a.example` failed verification",
+    );
+    refused(&["get", "b.example", "--json"], "failed verification");
+    refused(&["export"], "failed verification");
     swap("password");
     assert_eq!(d.run(&["get", "a.example"]).ok().stdout, "pw-of-a\n");
 
     // The username field carries the site name: swapped, `ls` shows neither.
     swap("username");
-    d.run(&["ls"]).fails(1, "2 entries failed verification");
-    d.run(&["get", "b.example", "--field", "username"])
-        .fails(1, "failed verification");
+    refused(&["ls"], "2 entries failed verification");
+    refused(
+        &["get", "b.example", "--field", "username"],
+        "failed verification",
+    );
     swap("username");
     assert_eq!(ls(&d), ["a.example", "b.example"]);
 }

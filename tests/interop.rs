@@ -269,19 +269,20 @@ fn cli_account_logs_in_with_serenity() {
     assert_eq!(entries.len(), 1);
     let site = entries[0]["site"].as_str().unwrap();
     assert_eq!(site, key.site_id("cross.example").unwrap());
-    let (name, username) = key
-        .open_username(site, entries[0]["username"].as_str().unwrap())
-        .unwrap();
+    // The CLI writes entry format 2 (docs/CRYPTO.md).
+    let opened = vaultd::client::entry::open(
+        &key,
+        site,
+        entries[0]["username"].as_str(),
+        entries[0]["password"].as_str().unwrap(),
+        entries[0]["updated_at"].as_str().unwrap(),
+    )
+    .unwrap();
     assert_eq!(
-        (name.as_str(), username.as_deref()),
+        (opened.doc.name.as_str(), opened.doc.username.as_deref()),
         ("Cross.Example", Some("x-user"))
     );
-    assert_eq!(
-        key.open_password(site, entries[0]["password"].as_str().unwrap())
-            .unwrap()
-            .as_str(),
-        "x-pw"
-    );
+    assert_eq!(opened.password.as_str(), "x-pw");
 
     // A wrong password: serenity's client refuses the server's answer.
     let out = serenity(

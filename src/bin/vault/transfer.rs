@@ -17,7 +17,7 @@ use crate::args::{Export, Import};
 use crate::prompt::{Res, env, print_entry_json, prompt, prompt_twice};
 
 pub fn export(ctx: &Ctx, e: Export) -> Res {
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     let json = import::vault::export(&session)?;
     let Some(path) = e.encrypted else {
         eprintln!(
@@ -115,7 +115,7 @@ pub fn import(ctx: &Ctx, i: Import) -> Res {
     let parsed = import::parse(format, &bytes, &mut secrets)
         .map_err(|e| Fail::Msg(format!("{format}: cannot import {file}: {e}")))?;
     drop(bytes);
-    let session = ctx.login()?;
+    let session = ctx.open_vault()?;
     let Parsed {
         items, mut skipped, ..
     } = parsed;
