@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::{Scratch, spawn_listening_with, status_field};
 use vaultd::client::Client;
-use vaultd::client::api::{Api, ApiError, Change, Token};
+use vaultd::client::api::{Api, Change, HttpError, Token};
 
 struct Options {
     minutes: f64,
@@ -75,7 +75,7 @@ fn sample(pid: u32) -> (u64, u64, usize, u64) {
 }
 
 /// One round of the mix: add, read one, read all, change, delete.
-fn round(api: &Api, token: &Token, worker: usize, n: u64) -> Result<(), ApiError> {
+fn round(api: &Api, token: &Token, worker: usize, n: u64) -> Result<(), HttpError> {
     let site = format!("soak-{worker}-{n}");
     api.add(token, &site, "secret-password", Some("user"))?;
     api.get(token, &site)?;

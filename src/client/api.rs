@@ -3,7 +3,7 @@
 //! It speaks the wire contract and nothing more: binary values are raw bytes
 //! here and base64url without padding on the wire; entry fields are opaque
 //! strings (the vault crypto lives in [`super::crypto`]). Errors are mapped
-//! from the status and the `{"error","message"}` body into [`ApiError`].
+//! from the status and the `{"error","message"}` body into [`HttpError`].
 
 use std::io::Read;
 use std::time::Duration;
@@ -24,7 +24,7 @@ const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
 
 /// An error of one API call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
+pub enum HttpError {
     /// `400`: the server refused the request's shape or values.
     BadRequest { message: String },
     /// `401`: missing/expired/revoked token, or a failed login.
@@ -49,43 +49,43 @@ pub enum ApiError {
     BadUrl { url: String, reason: String },
 }
 
-impl std::fmt::Display for ApiError {
+impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ApiError::BadRequest { message } => {
+            HttpError::BadRequest { message } => {
                 write!(f, "the server refused the request: {message}")
             }
-            ApiError::Unauthorized { message } => write!(f, "unauthorized: {message}"),
-            ApiError::Forbidden { message } => write!(f, "forbidden: {message}"),
-            ApiError::NotFound { message } => write!(f, "not found: {message}"),
-            ApiError::Conflict { message } => write!(f, "conflict: {message}"),
-            ApiError::TooManyRequests {
+            HttpError::Unauthorized { message } => write!(f, "unauthorized: {message}"),
+            HttpError::Forbidden { message } => write!(f, "forbidden: {message}"),
+            HttpError::NotFound { message } => write!(f, "not found: {message}"),
+            HttpError::Conflict { message } => write!(f, "conflict: {message}"),
+            HttpError::TooManyRequests {
                 retry_after: Some(s),
             } => {
                 write!(f, "too many attempts; retry in {s} seconds")
             }
-            ApiError::TooManyRequests { retry_after: None } => {
+            HttpError::TooManyRequests { retry_after: None } => {
                 f.write_str("too many attempts; retry later")
             }
-            ApiError::Unavailable { .. } => {
+            HttpError::Unavailable { .. } => {
                 f.write_str("the server's database is unavailable; retry later")
             }
-            ApiError::Unreachable { url, .. } => write!(
+            HttpError::Unreachable { url, .. } => write!(
                 f,
                 "server unreachable: is vaultd running at {url}? check --server"
             ),
-            ApiError::Other { status, message } => {
+            HttpError::Other { status, message } => {
                 write!(f, "the server answered {status}: {message}")
             }
-            ApiError::BadResponse { message } => {
+            HttpError::BadResponse { message } => {
                 write!(f, "unexpected answer from the server: {message}")
             }
-            ApiError::BadUrl { url, reason } => write!(f, "cannot use server URL {url}: {reason}"),
+            HttpError::BadUrl { url, reason } => write!(f, "cannot use server URL {url}: {reason}"),
         }
     }
 }
 
-impl std::error::Error for ApiError {}
+impl std::error::Error for HttpError {}
 
 pub use super::wire::{Change, LoginReply, SyncAnswer, Token, WireEntry, Write, Written};
 
@@ -100,10 +100,10 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn unb64(s: &str, what: &str) -> Result<Vec<u8>, ApiError> {
+fn unb64(s: &str, what: &str) -> Result<Vec<u8>, HttpError> {
     URL_SAFE_NO_PAD
         .decode(s.as_bytes())
-        .map_err(|_| ApiError::BadResponse {
+        .map_err(|_| HttpError::BadResponse {
             message: format!("`{what}` is not base64url"),
         })
 }
@@ -137,7 +137,7 @@ pub struct RegistrationStart {
 }
 
 impl RegistrationResponseBody {
-    fn into_start(self) -> Result<RegistrationStart, ApiError> {
+    fn into_start(self) -> Result<RegistrationStart, HttpError> {
         Ok(RegistrationStart {
             response: unb64(&self.registration_response, "registration_response")?,
             registration_id: self.registration_id,
@@ -193,7 +193,7 @@ impl Api {
     /// A client for the server at `base_url` (`http://host:port` or
     /// `https://host:port`, a path prefix allowed); HTTPS checks the server's
     /// certificate against the system's roots.
-    pub fn new(base_url: &str) -> Result<Api, ApiError> {
+    pub fn new(base_url: &str) -> Result<Api, HttpError> {
         Api::with_ca_file(base_url, None)
     }
 
@@ -202,7 +202,7 @@ impl Api {
     pub fn with_ca_file(
         base_url: &str,
         ca_file: Option<&std::path::Path>,
-    ) -> Result<Api, ApiError> {
+    ) -> Result<Api, HttpError> {
         let base = base_url.trim().trim_end_matches('/').to_owned();
         let lower = base.to_ascii_lowercase();
         let scheme_len = ["http://", "https://"]
@@ -210,12 +210,12 @@ impl Api {
             .find(|s| lower.starts_with(*s))
             .map(|s| s.len());
         if scheme_len.is_none_or(|n| lower.len() <= n) {
-            return Err(ApiError::BadUrl {
+            return Err(HttpError::BadUrl {
                 url: base,
                 reason: "expected http://HOST[:PORT] or https://HOST[:PORT]".into(),
             });
         }
-        let bad_ca = |reason: String| ApiError::BadUrl {
+        let bad_ca = |reason: String| HttpError::BadUrl {
             url: base.clone(),
             reason,
         };
@@ -253,7 +253,7 @@ impl Api {
         path: &str,
         token: Option<&Token>,
         body: Value,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, HttpError> {
         let url = format!("{}{}", self.base, path);
         let mut req = self
             .agent
@@ -266,11 +266,11 @@ impl Api {
             Ok(resp) => read_json(resp),
             Err(ureq::Error::Status(status, resp)) => Err(map_status(status, resp)),
             Err(ureq::Error::Transport(t)) => Err(match t.kind() {
-                ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => ApiError::BadUrl {
+                ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => HttpError::BadUrl {
                     url: self.base.clone(),
                     reason: t.to_string(),
                 },
-                _ => ApiError::Unreachable {
+                _ => HttpError::Unreachable {
                     url: self.base.clone(),
                     reason: t.to_string(),
                 },
@@ -279,12 +279,12 @@ impl Api {
     }
 
     /// `GET /health`: `Ok(())` when the server and its database answer.
-    pub fn health(&self) -> Result<(), ApiError> {
+    pub fn health(&self) -> Result<(), HttpError> {
         let url = format!("{}/health", self.base);
         match self.agent.get(&url).call() {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(status, resp)) => Err(map_status(status, resp)),
-            Err(ureq::Error::Transport(t)) => Err(ApiError::Unreachable {
+            Err(ureq::Error::Transport(t)) => Err(HttpError::Unreachable {
                 url: self.base.clone(),
                 reason: t.to_string(),
             }),
@@ -297,7 +297,7 @@ impl Api {
         username: &str,
         registration_request: &[u8],
         invite: Option<&str>,
-    ) -> Result<RegistrationStart, ApiError> {
+    ) -> Result<RegistrationStart, HttpError> {
         let mut body = json!({
             "username": username,
             "registration_request": b64(registration_request),
@@ -318,7 +318,7 @@ impl Api {
         registration_record: &[u8],
         vault_key: Option<&str>,
         invite: Option<&str>,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, HttpError> {
         let mut body = json!({
             "username": username,
             "registration_record": b64(registration_record),
@@ -339,7 +339,7 @@ impl Api {
         &self,
         username: &str,
         credential_request: &[u8],
-    ) -> Result<(String, Vec<u8>), ApiError> {
+    ) -> Result<(String, Vec<u8>), HttpError> {
         let r: LoginBody = self.post(
             "/login",
             None,
@@ -356,7 +356,7 @@ impl Api {
         &self,
         login_id: &str,
         credential_finalization: &[u8],
-    ) -> Result<LoginReply, ApiError> {
+    ) -> Result<LoginReply, HttpError> {
         let r: SessionBody = self.post(
             "/login/finish",
             None,
@@ -366,7 +366,7 @@ impl Api {
     }
 
     /// `POST /logout`: ends every session of the user.
-    pub fn logout(&self, token: &Token) -> Result<(), ApiError> {
+    pub fn logout(&self, token: &Token) -> Result<(), HttpError> {
         let _: Value = self.post("/logout", Some(token), json!({}))?;
         Ok(())
     }
@@ -378,7 +378,7 @@ impl Api {
         site: &str,
         password: &str,
         username: Option<&str>,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, HttpError> {
         let mut body = json!({"site": site, "password": password});
         if let Some(u) = username {
             body["username"] = json!(u);
@@ -388,33 +388,33 @@ impl Api {
     }
 
     /// `POST /get {"site"}` → one entry.
-    pub fn get(&self, token: &Token, site: &str) -> Result<WireEntry, ApiError> {
+    pub fn get(&self, token: &Token, site: &str) -> Result<WireEntry, HttpError> {
         let r: EntryBody = self.post("/get", Some(token), json!({"site": site}))?;
         Ok(r.entry)
     }
 
     /// `POST /get {}` → every entry, sorted by `site`.
-    pub fn get_all(&self, token: &Token) -> Result<Vec<WireEntry>, ApiError> {
+    pub fn get_all(&self, token: &Token) -> Result<Vec<WireEntry>, HttpError> {
         let r: EntriesBody = self.post("/get", Some(token), json!({}))?;
         Ok(r.entries)
     }
 
     /// `POST /change` → the new version.
-    pub fn change(&self, token: &Token, change: &Change) -> Result<i64, ApiError> {
+    pub fn change(&self, token: &Token, change: &Change) -> Result<i64, HttpError> {
         let body = serde_json::to_value(change).expect("a Change serialises");
         let r: SiteVersionBody = self.post("/change", Some(token), body)?;
         Ok(r.version)
     }
 
     /// `POST /delete`.
-    pub fn delete(&self, token: &Token, site: &str) -> Result<(), ApiError> {
+    pub fn delete(&self, token: &Token, site: &str) -> Result<(), HttpError> {
         let _: Value = self.post("/delete", Some(token), json!({"site": site}))?;
         Ok(())
     }
 
     /// `POST /sync {"since"}` (API 1.1): what changed after `since`, in one
     /// snapshot.
-    pub fn sync(&self, token: &Token, since: i64) -> Result<SyncAnswer, ApiError> {
+    pub fn sync(&self, token: &Token, since: i64) -> Result<SyncAnswer, HttpError> {
         self.post("/sync", Some(token), json!({ "since": since }))
     }
 
@@ -427,7 +427,7 @@ impl Api {
         write: &Write<'_>,
         base_seq: i64,
         manifest: Option<&str>,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Written, HttpError> {
         let (path, mut body) = match write {
             Write::Add {
                 site,
@@ -458,7 +458,7 @@ impl Api {
         &self,
         token: &Token,
         registration_request: &[u8],
-    ) -> Result<RegistrationStart, ApiError> {
+    ) -> Result<RegistrationStart, HttpError> {
         let r: RegistrationResponseBody = self.post(
             "/account/password",
             Some(token),
@@ -474,7 +474,7 @@ impl Api {
         registration_id: Option<&str>,
         registration_record: &[u8],
         vault_key: Option<&str>,
-    ) -> Result<LoginReply, ApiError> {
+    ) -> Result<LoginReply, HttpError> {
         let mut body = json!({"registration_record": b64(registration_record)});
         with_registration_id(&mut body, registration_id);
         if let Some(v) = vault_key {
@@ -485,7 +485,7 @@ impl Api {
     }
 
     /// `POST /account/delete`: the user and every entry are gone.
-    pub fn account_delete(&self, token: &Token) -> Result<(), ApiError> {
+    pub fn account_delete(&self, token: &Token) -> Result<(), HttpError> {
         let _: Value = self.post("/account/delete", Some(token), json!({}))?;
         Ok(())
     }
@@ -499,21 +499,21 @@ fn session(r: SessionBody) -> LoginReply {
     }
 }
 
-fn read_json<T: DeserializeOwned>(resp: ureq::Response) -> Result<T, ApiError> {
+fn read_json<T: DeserializeOwned>(resp: ureq::Response) -> Result<T, HttpError> {
     let mut buf = Vec::new();
     resp.into_reader()
         .take(MAX_RESPONSE)
         .read_to_end(&mut buf)
-        .map_err(|e| ApiError::BadResponse {
+        .map_err(|e| HttpError::BadResponse {
             message: format!("reading the body: {e}"),
         })?;
-    serde_json::from_slice(&buf).map_err(|e| ApiError::BadResponse {
+    serde_json::from_slice(&buf).map_err(|e| HttpError::BadResponse {
         // serde names unexpected values, which the server chose.
         message: super::text::escape(&e.to_string()).into_owned(),
     })
 }
 
-fn map_status(status: u16, resp: ureq::Response) -> ApiError {
+fn map_status(status: u16, resp: ureq::Response) -> HttpError {
     let retry_after = resp
         .header("Retry-After")
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -530,14 +530,14 @@ fn map_status(status: u16, resp: ureq::Response) -> ApiError {
         })
         .unwrap_or_default();
     match status {
-        400 => ApiError::BadRequest { message },
-        401 => ApiError::Unauthorized { message },
-        403 => ApiError::Forbidden { message },
-        404 => ApiError::NotFound { message },
-        409 => ApiError::Conflict { message },
-        429 => ApiError::TooManyRequests { retry_after },
-        503 => ApiError::Unavailable { message },
-        _ => ApiError::Other { status, message },
+        400 => HttpError::BadRequest { message },
+        401 => HttpError::Unauthorized { message },
+        403 => HttpError::Forbidden { message },
+        404 => HttpError::NotFound { message },
+        409 => HttpError::Conflict { message },
+        429 => HttpError::TooManyRequests { retry_after },
+        503 => HttpError::Unavailable { message },
+        _ => HttpError::Other { status, message },
     }
 }
 

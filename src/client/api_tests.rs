@@ -28,8 +28,8 @@ fn change_body_shapes() {
 fn urls() {
     assert!(Api::new("http://127.0.0.1:8080/").is_ok());
     assert_eq!(Api::new("http://h:1///").unwrap().base_url(), "http://h:1");
-    assert!(matches!(Api::new("ftp://h"), Err(ApiError::BadUrl { .. })));
-    assert!(matches!(Api::new("h:80"), Err(ApiError::BadUrl { .. })));
+    assert!(matches!(Api::new("ftp://h"), Err(HttpError::BadUrl { .. })));
+    assert!(matches!(Api::new("h:80"), Err(HttpError::BadUrl { .. })));
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn unreachable_server() {
     };
     let api = Api::new(&format!("http://127.0.0.1:{port}")).unwrap();
     match api.health() {
-        Err(ApiError::Unreachable { url, .. }) => {
+        Err(HttpError::Unreachable { url, .. }) => {
             assert_eq!(url, format!("http://127.0.0.1:{port}"))
         }
         other => panic!("{other:?}"),

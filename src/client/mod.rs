@@ -29,7 +29,7 @@ pub mod totp;
 pub mod wire;
 mod writes;
 
-use api::{Api, ApiError};
+use api::{Api, HttpError};
 use crypto::{CryptoError, Kek, VaultKey};
 use entry::EntryError;
 
@@ -75,7 +75,7 @@ pub enum Error {
     /// OPAQUE failed other than by a wrong password.
     Opaque(OpaqueError),
     /// Any other API failure.
-    Api(ApiError),
+    Api(HttpError),
     /// The device's sync state file (see [`sync::StateFile`]) cannot be used.
     State(String),
     /// The vault does not match its manifest, and the session is strict.
@@ -177,8 +177,8 @@ impl Error {
     }
 }
 
-impl From<ApiError> for Error {
-    fn from(e: ApiError) -> Self {
+impl From<HttpError> for Error {
+    fn from(e: HttpError) -> Self {
         Error::Api(e)
     }
 }
@@ -208,9 +208,9 @@ impl From<OpaqueError> for Error {
 }
 
 /// An authenticated call's errors: `401` means the session ended.
-pub(crate) fn authed(e: ApiError) -> Error {
+pub(crate) fn authed(e: HttpError) -> Error {
     match e {
-        ApiError::Unauthorized { .. } => Error::SessionEnded,
+        HttpError::Unauthorized { .. } => Error::SessionEnded,
         e => Error::Api(e),
     }
 }
@@ -261,9 +261,9 @@ impl Client {
         if password.is_empty() {
             return Err(Error::EmptyPassword);
         }
-        let refused = |e: ApiError| match e {
-            ApiError::Conflict { .. } => Error::UsernameTaken(username.clone()),
-            ApiError::Forbidden { message } => Error::SignupsClosed(message),
+        let refused = |e: HttpError| match e {
+            HttpError::Conflict { .. } => Error::UsernameTaken(username.clone()),
+            HttpError::Forbidden { message } => Error::SignupsClosed(message),
             e => Error::Api(e),
         };
         let (state, request) = opaque::start_registration(password.as_bytes())?;
@@ -299,7 +299,7 @@ impl Client {
             .api
             .login_finish(&login_id, &fin.credential_finalization)
             .map_err(|e| match e {
-                ApiError::Unauthorized { .. } => Error::WrongPassword,
+                HttpError::Unauthorized { .. } => Error::WrongPassword,
                 e => Error::Api(e),
             })?;
         let kek = Kek::from_export_key(&fin.export_key[..]);
@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(Error::NoSuchSite("x".into()).exit_code(), 3);
         assert_eq!(Error::WrongPassword.exit_code(), 1);
         assert_eq!(
-            Error::Api(ApiError::Unreachable {
+            Error::Api(HttpError::Unreachable {
                 url: "http://h:1".into(),
                 reason: "refused".into()
             })

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
-use super::api::{Api, ApiError, Token, WireEntry};
+use super::api::{Api, HttpError, Token, WireEntry};
 use super::crypto::{self, CryptoError, Kek, VaultKey};
 use super::entry::{self, Doc};
 use super::{Error, authed, opaque};
@@ -365,8 +365,8 @@ impl Session {
         if new_password.is_empty() {
             return Err(Error::EmptyPassword);
         }
-        let reauth = |e: ApiError| match e {
-            ApiError::Forbidden { .. } => Error::ReauthRequired,
+        let reauth = |e: HttpError| match e {
+            HttpError::Forbidden { .. } => Error::ReauthRequired,
             e => authed(e),
         };
         let (state, request) = opaque::start_registration(new_password.as_bytes())?;
@@ -398,7 +398,7 @@ impl Session {
     /// Deletes the account and every entry.
     pub fn delete_account(self) -> Result<(), Error> {
         self.api.account_delete(&self.token).map_err(|e| match e {
-            ApiError::Forbidden { .. } => Error::ReauthRequired,
+            HttpError::Forbidden { .. } => Error::ReauthRequired,
             e => authed(e),
         })
     }

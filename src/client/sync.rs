@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{ApiError, Change, WireEntry, Write, Written};
+use super::api::{Change, HttpError, WireEntry, Write, Written};
 use super::manifest::{self, Manifest, ManifestKey, Mismatch};
 use super::{Error, Session, authed};
 
@@ -269,7 +269,7 @@ impl Session {
                     self.landed(&mut inner, write, written, sealed, force)?;
                     return Ok(written);
                 }
-                Err(ApiError::Conflict { message }) => {
+                Err(HttpError::Conflict { message }) => {
                     self.resync(&mut inner)?;
                     if !force {
                         police(&mut inner)?;
@@ -278,13 +278,13 @@ impl Session {
                     if now == base {
                         // Not about base_seq: the site exists, or the
                         // entry's version moved on.
-                        return Err(Error::Api(ApiError::Conflict { message }));
+                        return Err(Error::Api(HttpError::Conflict { message }));
                     }
                 }
                 Err(e) => return Err(authed(e)),
             }
         }
-        Err(Error::Api(ApiError::Other {
+        Err(Error::Api(HttpError::Other {
             status: 409,
             message: format!(
                 "the vault kept changing during {MAX_ATTEMPTS} attempts of this write; run it again"

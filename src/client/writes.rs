@@ -3,7 +3,7 @@
 //! these three functions, and each through the sync layer (sync.rs: the
 //! write's `base_seq` and the manifest of the state after it).
 
-use super::api::{ApiError, Change, Write};
+use super::api::{Change, HttpError, Write};
 use super::entry::Sealed;
 use super::{Error, Session};
 
@@ -16,7 +16,7 @@ impl Session {
             password: &sealed.password,
         })
         .map_err(|e| match e {
-            Error::Api(ApiError::Conflict { .. }) => Error::SiteExists(label.to_owned()),
+            Error::Api(HttpError::Conflict { .. }) => Error::SiteExists(label.to_owned()),
             e => e,
         })?;
         Ok(())
@@ -37,8 +37,8 @@ impl Session {
             version: Some(version),
         };
         let written = self.write(&Write::Change(&change)).map_err(|e| match e {
-            Error::Api(ApiError::Conflict { .. }) => Error::ChangedElsewhere(label.to_owned()),
-            Error::Api(ApiError::NotFound { .. }) => Error::NoSuchSite(label.to_owned()),
+            Error::Api(HttpError::Conflict { .. }) => Error::ChangedElsewhere(label.to_owned()),
+            Error::Api(HttpError::NotFound { .. }) => Error::NoSuchSite(label.to_owned()),
             e => e,
         })?;
         Ok(written.version.unwrap_or(version + 1))
@@ -49,7 +49,7 @@ impl Session {
         self.write(&Write::Delete { site: wire_site })
             .map(|_| ())
             .map_err(|e| match e {
-                Error::Api(ApiError::NotFound { .. }) => Error::NoSuchSite(label.to_owned()),
+                Error::Api(HttpError::NotFound { .. }) => Error::NoSuchSite(label.to_owned()),
                 e => e,
             })
     }

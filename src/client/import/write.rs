@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::{Item, Skipped, common};
-use crate::client::api::{ApiError, Change};
+use crate::client::api::{Change, HttpError};
 use crate::client::crypto::normalise_site;
 use crate::client::entry;
 use crate::client::{Error, Session, authed};
@@ -193,10 +193,10 @@ pub fn write(
             Ok(()) => out.imported += 1,
             Err(Failed::Entry(why)) => out.failed.push(fail(why)),
             Err(Failed::Client(e)) => match e {
-                Error::Api(ApiError::BadRequest { message }) => out
+                Error::Api(HttpError::BadRequest { message }) => out
                     .failed
                     .push(fail(format!("refused by the server: {message}"))),
-                Error::Api(ApiError::Conflict { .. }) => out
+                Error::Api(HttpError::Conflict { .. }) => out
                     .failed
                     .push(fail("an entry of this name appeared meanwhile".into())),
                 e => return Err(e),
@@ -213,8 +213,8 @@ enum Failed {
     Client(Error),
 }
 
-impl From<ApiError> for Failed {
-    fn from(e: ApiError) -> Self {
+impl From<HttpError> for Failed {
+    fn from(e: HttpError) -> Self {
         Failed::Client(authed(e))
     }
 }
