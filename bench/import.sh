@@ -1,5 +1,5 @@
 #!/bin/sh
-# The import benchmark of issue 15 (docs/PERFORMANCE.md "Import"): a real
+# The import benchmark (docs/PERFORMANCE.md "Import"): a real
 # vaultd on loopback (SQLite, a scratch directory), one account, and
 # `vault import` of 1,000 generated entries (Chrome CSV with notes and
 # Unicode; then the same as vault's own export). A measurement, not a test:

@@ -196,7 +196,7 @@ fn edit_and_rm() {
     d.run(&["edit", "nowhere.example", "--username", "x"])
         .fails(3, "no entry for `nowhere.example`");
 
-    // rm moves to the trash (issue 13); --purge deletes for good.
+    // rm moves to the trash; --purge deletes for good.
     let out = d.run(&["rm", " Shop.EXAMPLE"]).ok();
     assert_eq!(
         (out.stdout.as_str(), out.stderr.as_str()),

@@ -1,4 +1,4 @@
-//! Entry format v2 from the CLI (issue 13), end to end against a real
+//! Entry format v2 from the CLI, end to end against a real
 //! vaultd on both backends: add/edit options, show, code, history, trash,
 //! search and get by URL or partial name.
 

@@ -1,4 +1,4 @@
-//! The fixes of issue 13's new-user trial, end to end: help and version,
+//! The fixes of the new-user trial, end to end: help and version,
 //! parser errors, time-outs, prompts (Ctrl-D, mistyped confirmations),
 //! checks before prompts, weak master passwords, plain-http warnings.
 

@@ -1,7 +1,7 @@
 //! Hostile clients over raw TCP (API.md 1.1, general rules): slow heads and
 //! bodies, oversized heads, lenient framing, connection floods, forged
 //! `X-Forwarded-For` lines and log injection. Each test here failed on the
-//! tiny_http and vaultd of before issue 11; the tiny_http patches they pin
+//! tiny_http and vaultd of before API 1.1; the tiny_http patches they pin
 //! are listed in vendor/tiny_http/PATCHES.md.
 
 mod common;

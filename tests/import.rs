@@ -1,4 +1,4 @@
-//! `vault import` end to end (issue 15), part 1: each fixture under
+//! `vault import` end to end, part 1: each fixture under
 //! tests/fixtures/import/ imported into a real vaultd with the real `vault`
 //! binary, every field checked on the way out through `vault export`.
 //! Part 2 (tests/import_rules.rs): --dry-run, duplicates, exit codes, the

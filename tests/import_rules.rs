@@ -1,4 +1,4 @@
-//! `vault import` end to end (issue 15), part 2: --dry-run, duplicate
+//! `vault import` end to end, part 2: --dry-run, duplicate
 //! names, exit codes, the plaintext and encrypted round trips, progress.
 //! Part 1 (tests/import.rs) checks every fixture's fields.
 

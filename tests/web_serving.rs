@@ -256,7 +256,7 @@ fn vendored_files_match_their_checksums() {
     assert!(sums.starts_with("# @serenity-kit/opaque 1.1.0,"));
 }
 
-/// Everything the page loads stays under issue 17's 300 KB compressed.
+/// Everything the page loads stays under 300 KB compressed.
 #[test]
 fn the_page_weighs_under_300_kb_compressed() {
     let total: usize = FILES

@@ -194,7 +194,7 @@ export async function changePassword(current, next) {
 export const MAX_ATTEMPTS = 5;
 
 /**
- * The highest seq verified per username, for this page's life only: issue 17
+ * The highest seq verified per username, for this page's life only:
  * keeps nothing in browser storage, so a reload starts again from 0 (a new
  * device, as CRYPTO.md "What it does not catch" says). Not secret.
  */

@@ -1,4 +1,4 @@
-// The web vault's service worker (issue 18): it keeps a copy of the app's
+// The web vault's service worker: it keeps a copy of the app's
 // own files, so that in a secure context the installed app opens without
 // the network and asks to log in. It never sees vault data or a key: it
 // answers only GET requests for the files listed below, under /web/ of this

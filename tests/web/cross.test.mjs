@@ -1,5 +1,5 @@
 // One account, two clients: what the browser makes the `vault` CLI uses,
-// and the reverse (issue 17: accounts and entries both ways).
+// and the reverse (accounts and entries both ways).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, assertClean, createAccount, logIn, addEntry, newName, vault, vaultOk, PASSWORD } from './lib.mjs';
@@ -7,7 +7,7 @@ import { launch, openPage, assertClean, createAccount, logIn, addEntry, newName,
 const browser = await launch();
 after(() => browser.close());
 
-/** Whether this `vault` reads entry format 2 (`vault show`, issue 13). */
+/** Whether this `vault` reads entry format 2 (`vault show`). */
 const cliReadsV2 = vault('nobody', ['show', '--help']).code === 0;
 
 test('an account made in the browser logs in with vault, and sees its entries', async () => {
@@ -27,7 +27,7 @@ test('an account made in the browser logs in with vault, and sees its entries', 
     }
     assert.equal(vaultOk(name, ['get', 'mail.example.org']).trim(), 'web-pw-1');
   } else {
-    console.log('# this vault CLI reads entry format 1 only: the browser-to-CLI entry check waits for issue 13');
+    console.log('# this vault CLI reads entry format 1 only: the browser-to-CLI entry check waits for a CLI that reads format 2');
   }
   // The CLI writes; the browser reads it after logging in again.
   vaultOk(name, ['add', '--username', 'bob', 'cli.example'], { input: 'cli-pw-2\n' });
@@ -93,7 +93,7 @@ test('change the master password in the browser; vault logs in with the new one'
   assertClean(problems);
 });
 
-test('an entry with every field written by vault reads in the browser', { skip: !cliReadsV2 && 'this vault CLI writes entry format 1 only (issue 13)' }, async () => {
+test('an entry with every field written by vault reads in the browser', { skip: !cliReadsV2 && 'this vault CLI writes entry format 1 only' }, async () => {
   const name = newName('fields');
   vaultOk(name, ['register']);
   vaultOk(name, ['add', '--username', 'erin', '--url', 'https://a.example/login', '--url', 'https://b.example/',

@@ -1,5 +1,5 @@
 // Add or edit an entry (every member of entry format 2), with the
-// generator. Save, Delete and Generate are contract names (issue 17).
+// generator. Save, Delete and Generate are contract names.
 import { h, field, alertBox } from '../dom.js';
 import { generatePassword, generatePassphrase, wordList } from '../generate.js';
 import { CARD, IDENTITY, TYPES } from '../entry.js';

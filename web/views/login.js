@@ -1,5 +1,5 @@
 // Log in, or create an account. The labels and button names are part of
-// the contract with outside tests (issue 17): keep them.
+// the contract with outside tests: keep them.
 import { h, field, alertBox } from '../dom.js';
 
 /**

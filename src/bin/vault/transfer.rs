@@ -1,4 +1,4 @@
-//! `vault import` and `vault export` (issue 15): nothing is dropped without
+//! `vault import` and `vault export`: nothing is dropped without
 //! a line naming the item and the field; the format is named in every
 //! message; exit 0 when everything was imported, 5 when some items were
 //! not (each listed), 1 when none was or on an error.

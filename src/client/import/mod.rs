@@ -1,6 +1,6 @@
 //! Reading other password managers' exports (and vault's own) into entry
-//! format 2 documents (docs/CRYPTO.md), without losing anything silently
-//! (issue 15): every field of every item lands in the entry (its own
+//! format 2 documents (docs/CRYPTO.md), without losing anything silently:
+//! every field of every item lands in the entry (its own
 //! member, a custom field, or the notes), or the item says which field it
 //! did not keep and why ([`Lost`]); an item not imported at all is a
 //! [`Skipped`] naming its place and name.
