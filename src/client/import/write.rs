@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::{Item, Skipped, common};
-use crate::client::api::{Change, HttpError};
+use crate::client::api::HttpError;
 use crate::client::crypto::normalise_site;
 use crate::client::entry;
 use crate::client::{Error, Session, authed};
@@ -58,7 +58,8 @@ pub struct Plan {
 
 /// The entries of the vault (names only; nothing else is opened).
 pub fn existing(session: &Session) -> Result<Vec<Existing>, Error> {
-    let all = session.api.get_all(&session.token).map_err(authed)?;
+    // The snapshot checked against the manifest, like every read.
+    let all = session.synced_entries()?;
     let mut out = Vec::with_capacity(all.len());
     for w in all {
         let Some(blob) = w.username.as_deref() else {
@@ -196,7 +197,9 @@ pub fn write(
                 Error::Api(HttpError::BadRequest { message }) => out
                     .failed
                     .push(fail(format!("refused by the server: {message}"))),
-                Error::Api(HttpError::Conflict { .. }) => out
+                Error::Api(HttpError::Conflict { .. })
+                | Error::SiteExists(_)
+                | Error::ChangedElsewhere(_) => out
                     .failed
                     .push(fail("an entry of this name appeared meanwhile".into())),
                 e => return Err(e),
@@ -223,36 +226,23 @@ fn write_one(session: &Session, p: &Planned) -> Result<(), Failed> {
     let mut doc = p.item.doc.clone();
     let sealed = entry::seal(&session.key, &mut doc, &p.item.password)
         .map_err(|e| Failed::Entry(e.to_string()))?;
-    let api = &session.api;
-    let token = &session.token;
+    let label = &p.item.doc.name;
+    // Through the session's three writes: each sends `base_seq` and the
+    // manifest of the vault after it (sync.rs).
     match &p.replaces {
         Some((site, version)) if *site == sealed.site => {
-            let change = Change {
-                site: sealed.site.clone(),
-                password: Some(sealed.password.clone()),
-                username: Some(Some(sealed.username.clone())),
-                version: Some(*version),
-            };
-            api.change(token, &change)?;
+            session
+                .write_change(&sealed, *version, label)
+                .map_err(Failed::Client)?;
         }
         Some((old_site, _)) => {
             // A vault 0.1 entry filed under its name's old hash: add, then delete.
-            api.add(
-                token,
-                &sealed.site,
-                &sealed.password,
-                Some(&sealed.username),
-            )?;
-            api.delete(token, old_site)?;
+            session.write_add(&sealed, label).map_err(Failed::Client)?;
+            session
+                .write_delete(old_site, label)
+                .map_err(Failed::Client)?;
         }
-        None => {
-            api.add(
-                token,
-                &sealed.site,
-                &sealed.password,
-                Some(&sealed.username),
-            )?;
-        }
+        None => session.write_add(&sealed, label).map_err(Failed::Client)?,
     }
     Ok(())
 }
