@@ -17,7 +17,11 @@ const VAULT: &str = env!("CARGO_BIN_EXE_vault");
 fn schema_1_dir() -> TempDir {
     let dir = TempDir::new("migration");
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1");
-    std::fs::copy(fixtures.join("vaultd.db"), dir.0.join("vaultd.db")).unwrap();
+    // The file, rebuilt byte for byte in content from its `.dump`.
+    let db = rusqlite::Connection::open(dir.0.join("vaultd.db")).unwrap();
+    db.execute_batch(&std::fs::read_to_string(fixtures.join("vaultd.sql")).unwrap())
+        .unwrap();
+    drop(db);
     let env = dir.0.join(".env");
     std::fs::copy(fixtures.join("dotenv"), &env).unwrap();
     std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();

@@ -88,7 +88,11 @@ fn two_stores_on_one_file_see_each_others_writes() {
 #[test]
 fn the_schema_1_file_is_upgraded_with_everything_kept() {
     let path = fresh_path("upgrade");
-    std::fs::copy("tests/fixtures/v1/vaultd.db", &path).unwrap();
+    let dump = std::fs::read_to_string("tests/fixtures/v1/vaultd.sql").unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&dump)
+        .unwrap();
     let store = SqliteStore::open(&path, 2).unwrap();
     match store.prepare(false) {
         Err(StoreError::Schema(m)) => assert!(m.contains("--init-db to upgrade"), "{m}"),
