@@ -56,8 +56,11 @@ fn import_from_stdin_after_global_options() {
     assert_eq!(ls(&d), ["ca.example", "server.example"]);
 }
 
-const COMMANDS: [&str; 21] = [
+const COMMANDS: [&str; 24] = [
     "register",
+    "unlock",
+    "lock",
+    "status",
     "add",
     "get",
     "show",
@@ -140,7 +143,7 @@ fn completions() {
     assert_eq!(complete(&["vault", "ge"]), ["generate", "get"]);
     assert_eq!(
         complete(&["vault", "--server", "http://h:1", "l"]),
-        ["logout", "ls"]
+        ["lock", "logout", "ls"]
     );
     assert_eq!(
         complete(&["vault", "get", "--field", ""]),

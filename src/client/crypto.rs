@@ -237,6 +237,12 @@ impl VaultKey {
         VaultKey::from_key(Zeroizing::new(*bytes))
     }
 
+    /// The 32 raw bytes: only for an agent handing the key to a command of
+    /// its own user (`client::agent`), over its checked socket.
+    pub fn raw_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.key
+    }
+
     /// A key of its own for another use, `HKDF-SHA256(ikm = vault key, salt =
     /// none, info)`: the manifest's (docs/CRYPTO.md, "Manifest").
     pub(crate) fn derive(&self, info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {

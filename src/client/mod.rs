@@ -13,6 +13,7 @@
 //! # Ok::<(), vaultd::client::Error>(())
 //! ```
 
+pub mod agent;
 pub mod api;
 pub mod config;
 pub mod crypto;
@@ -86,6 +87,9 @@ pub enum Error {
     Ambiguous(String, Vec<String>),
     /// The entry is in the trash (restore it first).
     InTrash(String),
+    /// A write while the server cannot be reached (reads may still answer
+    /// from an agent's copy).
+    Offline(HttpError),
 }
 
 impl std::fmt::Display for Error {
@@ -158,6 +162,10 @@ impl std::fmt::Display for Error {
             Error::InTrash(s) => write!(
                 f,
                 "`{s}` is in the trash; run `vault restore {s}` first"
+            ),
+            Error::Offline(e) => write!(
+                f,
+                "{e}: changes need the server; nothing was changed (reads still answer from the agent's copy)"
             ),
         }
     }
@@ -284,6 +292,17 @@ impl Client {
                 invite,
             )
             .map_err(refused)
+    }
+
+    /// A session handed over by an agent (`agent::Grant`): no login.
+    pub fn resume(&self, username: String, token: api::Token, key: VaultKey) -> Session {
+        Session {
+            api: self.api.clone(),
+            username,
+            token,
+            key,
+            sync: Default::default(),
+        }
     }
 
     /// Logs in: OPAQUE login, then unwraps the vault key.

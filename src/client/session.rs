@@ -247,7 +247,16 @@ impl Session {
     }
 
     fn list_once(&self) -> Result<Listing, Error> {
-        let all = self.synced_entries()?;
+        Ok(self.listing_of(self.synced_entries()?))
+    }
+
+    /// [`list`](Self::list) of the snapshot as it is, without asking the
+    /// server (an agent's shell completion).
+    pub fn list_copy(&self) -> Listing {
+        self.listing_of(self.copy().map(|c| c.entries).unwrap_or_default())
+    }
+
+    fn listing_of(&self, all: Vec<WireEntry>) -> Listing {
         let mut listing = Listing {
             entries: Vec::with_capacity(all.len()),
             trashed: Vec::new(),
@@ -279,7 +288,7 @@ impl Session {
         }
         listing.entries.sort_by(by_name);
         listing.trashed.sort_by(by_name);
-        Ok(listing)
+        listing
     }
 
     /// Every entry (trashed ones too), decrypted, sorted by normalised

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,9 +41,41 @@ struct Inner {
     /// Otherwise each new mismatch goes here, once.
     warn: Option<Warn>,
     reported: Option<Mismatch>,
+    /// A snapshot handed over by an agent ([`Session::adopt`]), and when
+    /// it was last synced: while the server cannot be reached, reads are
+    /// answered from it (with one warning naming its age).
+    copy_synced: Option<Instant>,
+    offline_warned: bool,
 }
 
-type Warn = Box<dyn Fn(&Mismatch) + Send>;
+type Warn = Box<dyn Fn(&dyn std::fmt::Display) + Send>;
+
+/// A vault as the server sent it: what an agent keeps and hands to the
+/// commands it serves (every field still sealed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Copy {
+    pub seq: i64,
+    pub entries: Vec<WireEntry>,
+    pub manifest: Option<String>,
+}
+
+/// The server cannot be reached (or has no database): a copy may answer.
+pub fn is_offline(e: &HttpError) -> bool {
+    matches!(
+        e,
+        HttpError::Unreachable { .. } | HttpError::Unavailable { .. }
+    )
+}
+
+/// `90 s` → "1 min 30 s".
+pub fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
 
 struct Snapshot {
     seq: i64,
@@ -158,8 +191,9 @@ impl Session {
         self.sync_state().strict = strict;
     }
 
-    /// What to do with a mismatch when not strict (the CLI prints it).
-    pub fn on_warning(&self, warn: impl Fn(&Mismatch) + Send + 'static) {
+    /// What to do with a mismatch when not strict, or with answering from
+    /// an agent's copy while offline (the CLI prints it).
+    pub fn on_warning(&self, warn: impl Fn(&dyn std::fmt::Display) + Send + 'static) {
         self.sync_state().warn = Some(Box::new(warn));
     }
 
@@ -203,20 +237,58 @@ impl Session {
 
     /// `/sync` since the snapshot's seq, applied and checked. Only a
     /// verified snapshot is a base for a delta: after a mismatch everything
-    /// is fetched again, so a repaired vault verifies again.
+    /// is fetched again, so a repaired vault verifies again. An adopted
+    /// copy answers while the server is unreachable.
     fn resync(&self, inner: &mut Inner) -> Result<(), Error> {
-        if inner.snapshot.as_ref().is_some_and(|s| s.verdict.is_err()) {
-            inner.snapshot = None;
-        }
-        let since = inner.snapshot.as_ref().map_or(0, |s| s.seq);
-        let answer = self.api.sync(&self.token, since).map_err(authed)?;
-        let mut entries = inner.snapshot.take().map(|s| s.entries).unwrap_or_default();
+        let failed = inner.snapshot.as_ref().is_some_and(|s| s.verdict.is_err());
+        let since = match &inner.snapshot {
+            Some(s) if !failed => s.seq,
+            _ => 0,
+        };
+        let answer = match self.api.sync(&self.token, since) {
+            Ok(a) => a,
+            Err(e) if is_offline(&e) && inner.snapshot.is_some() => {
+                let Some(synced) = inner.copy_synced else {
+                    return Err(Error::Api(e));
+                };
+                if !std::mem::replace(&mut inner.offline_warned, true)
+                    && let Some(warn) = &inner.warn
+                {
+                    warn(&format_args!(
+                        "{e}; answering from the agent's copy of {} ago (seq {})",
+                        age(synced.elapsed()),
+                        inner.snapshot.as_ref().map_or(0, |s| s.seq)
+                    ));
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(authed(e)),
+        };
+        let mut entries = match inner.snapshot.take() {
+            Some(s) if !failed => s.entries,
+            _ => BTreeMap::new(),
+        };
         for site in &answer.deleted {
             entries.remove(site);
         }
         for e in answer.entries {
             entries.insert(e.site.clone(), e);
         }
+        if inner.copy_synced.is_some() {
+            inner.copy_synced = Some(Instant::now());
+        }
+        self.settle(inner, answer.seq, entries, answer.manifest)
+    }
+
+    /// Checks `entries` at `seq` against `manifest` and this device's
+    /// highest verified seq, and makes them the snapshot.
+    fn settle(
+        &self,
+        inner: &mut Inner,
+        seq: i64,
+        entries: BTreeMap<String, WireEntry>,
+        manifest: Option<String>,
+    ) -> Result<(), Error> {
         let state = self.state_file(inner);
         let seen = match &state {
             Some(f) => f.seen(self.api.base_url(), &self.username)?,
@@ -224,18 +296,47 @@ impl Session {
         };
         let key = ManifestKey::of(&self.key);
         let all: Vec<&WireEntry> = entries.values().collect();
-        let verdict = manifest::check(&key, answer.seq, &all, answer.manifest.as_deref(), seen);
+        let verdict = manifest::check(&key, seq, &all, manifest.as_deref(), seen);
         if let (Ok(Some(m)), Some(f)) = (&verdict, &state) {
             f.record(self.api.base_url(), &self.username, m.seq, false)?;
         }
         inner.snapshot = Some(Snapshot {
-            seq: answer.seq,
+            seq,
             entries,
-            manifest: answer.manifest,
+            manifest,
             seen,
             verdict: verdict.map(|_| ()),
         });
         Ok(())
+    }
+
+    /// The vault as last synced, sealed (what an agent keeps).
+    pub fn copy(&self) -> Option<Copy> {
+        let inner = self.sync_state();
+        let snap = inner.snapshot.as_ref()?;
+        Some(Copy {
+            seq: snap.seq,
+            entries: snap.entries.values().cloned().collect(),
+            manifest: snap.manifest.clone(),
+        })
+    }
+
+    /// Starts from a copy handed over by an agent, last synced `synced_ago`:
+    /// checked here like a sync (the agent is not trusted to have), then
+    /// brought up to date by the next read's `/sync`, or, while the server
+    /// cannot be reached, answering reads on its own.
+    pub fn adopt(&self, copy: Copy, synced_ago: Duration) -> Result<(), Error> {
+        let mut inner = self.sync_state();
+        let entries = copy
+            .entries
+            .into_iter()
+            .map(|e| (e.site.clone(), e))
+            .collect();
+        let synced = Instant::now()
+            .checked_sub(synced_ago)
+            .unwrap_or_else(Instant::now);
+        inner.copy_synced = Some(synced);
+        self.settle(&mut inner, copy.seq, entries, copy.manifest)
     }
 
     /// One write by the protocol above; the version and `seq` the server
@@ -280,6 +381,9 @@ impl Session {
                         // entry's version moved on.
                         return Err(Error::Api(HttpError::Conflict { message }));
                     }
+                }
+                Err(e) if is_offline(&e) && inner.copy_synced.is_some() => {
+                    return Err(Error::Offline(e));
                 }
                 Err(e) => return Err(authed(e)),
             }

@@ -15,6 +15,12 @@ pub const VAULT: &str = env!("CARGO_BIN_EXE_vault");
 
 // --- Running the CLI ---------------------------------------------------------
 
+/// The commands that use an unlocked agent (`Ctx::login` in the CLI).
+const AGENT_COMMANDS: [&str; 14] = [
+    "add", "get", "show", "code", "ls", "search", "edit", "history", "rm", "trash", "restore",
+    "export", "import", "verify",
+];
+
 /// One machine running `vault`: its own HOME (with `.config` inside, where
 /// XDG_CONFIG_HOME points) and the VAULT_* variables its user set.
 pub struct Device {
@@ -31,14 +37,22 @@ impl Device {
             .with("VAULT_PASSWORD", password)
     }
 
-    /// A device without any VAULT_* variable.
+    /// A device without any VAULT_* variable. Its XDG_RUNTIME_DIR (where
+    /// an agent's socket goes) is its own `run/`, so tests running side by
+    /// side never meet each other's agents, and removing the device
+    /// removes the socket, which locks its agent.
     pub fn bare() -> Device {
+        use std::os::unix::fs::PermissionsExt;
         let home = TempDir::new("cli-home");
         let config = home.0.join(".config");
         std::fs::create_dir_all(&config).unwrap();
+        let run = home.0.join("run");
+        std::fs::create_dir(&run).unwrap();
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
         let env = vec![
             ("HOME".to_owned(), home.0.display().to_string()),
             ("XDG_CONFIG_HOME".to_owned(), config.display().to_string()),
+            ("XDG_RUNTIME_DIR".to_owned(), run.display().to_string()),
         ];
         Device { home, env }
     }
@@ -68,6 +82,37 @@ impl Device {
 
     /// Runs with extra variables (a "" value removes one).
     pub fn run_with(&self, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Out {
+        if std::env::var_os("VAULT_TEST_AGENT").is_some_and(|v| v == "1") {
+            self.ensure_agent(args, extra);
+        }
+        self.run_plain(args, extra, stdin)
+    }
+
+    /// Under `VAULT_TEST_AGENT=1` (the suite run through the agent),
+    /// unlocks before a command that would use the agent, with the same
+    /// global options and variables. A run that brings a master password
+    /// of its own tests the login itself: the agent is locked for it. A
+    /// failed unlock is left to the command to report.
+    fn ensure_agent(&self, args: &[&str], extra: &[(&str, &str)]) {
+        let Some(at) = args.iter().position(|a| AGENT_COMMANDS.contains(a)) else {
+            return;
+        };
+        let mut global: Vec<&str> = args[..at].to_vec();
+        if extra.iter().any(|(k, _)| *k == "VAULT_PASSWORD") {
+            global.push("lock");
+            self.run_plain(&global, extra, None);
+            return;
+        }
+        global.push("status");
+        if self.run_plain(&global, extra, None).stdout != "locked\n" {
+            return;
+        }
+        global.pop();
+        global.push("unlock");
+        self.run_plain(&global, extra, None);
+    }
+
+    fn run_plain(&self, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Out {
         let mut cmd = Command::new(VAULT);
         cmd.args(args).env_clear().current_dir(&self.home.0);
         if let Some(path) = std::env::var_os("PATH") {

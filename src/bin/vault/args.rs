@@ -40,6 +40,9 @@ pub struct Args {
 #[argh(subcommand)]
 pub enum Command {
     Register(Register),
+    Unlock(Unlock),
+    Lock(Lock),
+    Status(StatusCmd),
     Add(Add),
     Get(Get),
     Show(Show),
@@ -430,6 +433,29 @@ pub struct Completions {
     #[argh(positional)]
     pub shell: String,
 }
+
+/// log in once and keep the vault unlocked in a background agent of this
+/// user: later commands need no master password until it locks
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "unlock")]
+#[argh(help_triggers("-h", "--help", "help"))]
+pub struct Unlock {
+    /// lock after this long unused, e.g. 90s, 15m, 2h (default 15m)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
+
+/// lock the vault now: the agent wipes its keys and exits
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "lock")]
+#[argh(help_triggers("-h", "--help", "help"))]
+pub struct Lock {}
+
+/// say whether the vault is unlocked, for whom, and until when (no secret)
+#[derive(FromArgs, ArgsInfo)]
+#[argh(subcommand, name = "status")]
+#[argh(help_triggers("-h", "--help", "help"))]
+pub struct StatusCmd {}
 
 impl Add {
     pub fn details(&self) -> Details {

@@ -139,9 +139,27 @@ impl Ctx {
         Ok(name)
     }
 
+    /// The session of this account's unlocked agent, else a login (the
+    /// master password asked as usual). Warnings (a vault that does not
+    /// match its manifest, answers from the agent's copy) go to stderr.
     pub fn login(&self) -> Res<Session> {
-        let username = self.username()?;
         let client = self.client()?;
+        let session = match crate::agent::session(self, &client)? {
+            Some(s) => s,
+            None => self.login_with(&client)?,
+        };
+        session.on_warning(|m| eprintln!("vault: warning: {m}"));
+        Ok(session)
+    }
+
+    /// Always a login with the master password (passwd and unregister ask
+    /// for it even while unlocked).
+    pub fn fresh_login(&self) -> Res<Session> {
+        self.login_with(&self.client()?)
+    }
+
+    fn login_with(&self, client: &Client) -> Res<Session> {
+        let username = self.username()?;
         let password = master_password(username)?;
         let session = client.login(username, &password)?;
         *self.logged_in.borrow_mut() = Some(session.username().to_owned());
@@ -154,7 +172,6 @@ impl Ctx {
     pub fn open_vault(&self) -> Res<Session> {
         let session = self.login()?;
         session.set_strict(self.strict);
-        session.on_warning(|m| eprintln!("vault: warning: {m}"));
         session.guard()?;
         Ok(session)
     }
@@ -270,9 +287,10 @@ pub fn register(ctx: &Ctx, r: Register) -> Res {
 
 pub fn passwd(ctx: &Ctx, _: Passwd) -> Res {
     let username = ctx.username()?.to_owned();
-    let session = ctx.login()?;
+    let session = ctx.fresh_login()?;
     let new = new_master_password("VAULT_NEW_PASSWORD", "New master password: ", &username)?;
     session.change_password(&new)?;
+    crate::agent::lock_account(ctx);
     eprintln!("master password changed; other sessions have ended");
     Ok(())
 }
@@ -286,7 +304,8 @@ pub fn unregister(ctx: &Ctx, u: Unregister) -> Res {
         ));
     }
     let username = ctx.username()?.to_owned();
-    ctx.login()?.delete_account()?;
+    ctx.fresh_login()?.delete_account()?;
+    crate::agent::lock_account(ctx);
     eprintln!("deleted the account {username} and every entry");
     Ok(())
 }
@@ -344,6 +363,7 @@ pub fn config(ctx: &Ctx, c: Config) -> Res {
 pub fn logout(ctx: &Ctx, _: Logout) -> Res {
     let session = ctx.login()?;
     session.logout()?;
+    crate::agent::lock_account(ctx);
     eprintln!("every session has ended");
     Ok(())
 }

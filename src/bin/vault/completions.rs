@@ -16,6 +16,20 @@ fn values(option: &str) -> Option<&'static str> {
     }
 }
 
+/// Commands whose first argument names an existing entry: completed with
+/// the site names of an unlocked agent (`vault __sites`, which prints
+/// nothing when locked, so completion never prompts).
+fn takes_site(c: &argh::SubCommandInfo) -> bool {
+    c.name != "add"
+        && c.command
+            .positionals
+            .first()
+            .is_some_and(|p| p.name == "site")
+}
+
+/// The helper that prints the agent's site names (crate::agent::SITES_COMMAND).
+const SITES: &str = "command vault __sites 2>/dev/null";
+
 fn long_names<'a>(flags: &[FlagInfo<'a>]) -> Vec<&'a str> {
     flags
         .iter()
@@ -92,6 +106,11 @@ fn bash() -> String {
                 )
             }
             "completions" => s += "        completions) opts=\"bash zsh fish\" ;;\n",
+            name if takes_site(c) => {
+                s += &format!(
+                    "        {name})\n            if [[ \"$cur\" != -* ]]; then\n                local IFS=$'\\n'\n                COMPREPLY=($(compgen -W \"$({SITES})\" -- \"$cur\")); return 0\n            fi\n            opts=\"{opts}\" ;;\n"
+                )
+            }
             name => s += &format!("        {name}) opts=\"{opts}\" ;;\n"),
         }
     }
@@ -102,7 +121,7 @@ fn bash() -> String {
 fn zsh() -> String {
     let info = Args::get_args_info();
     let mut s = String::from(
-        "#compdef vault\n# zsh completion for vault: save it as _vault in a directory of $fpath\n_vault() {\n    local curcontext=\"$curcontext\" state line\n    typeset -A opt_args\n    _arguments -C \\\n",
+        "#compdef vault\n# zsh completion for vault: save it as _vault in a directory of $fpath\n_vault_sites() {\n    local -a sites\n    sites=(${(f)\"$(command vault __sites 2>/dev/null)\"})\n    compadd -a sites\n}\n_vault() {\n    local curcontext=\"$curcontext\" state line\n    typeset -A opt_args\n    _arguments -C \\\n",
     );
     for f in info.flags {
         s += &format!("        '{}[{}]' \\\n", f.long, first_line(f.description));
@@ -135,6 +154,9 @@ fn zsh() -> String {
             .collect();
         if c.name == "import" {
             args.push("'1:file:_files'".into());
+        }
+        if takes_site(c) {
+            args.push("'1:site:_vault_sites'".into());
         }
         s += &format!(
             "                {}) _arguments {} ;;\n",
@@ -192,6 +214,16 @@ fn fish() -> String {
         }
     }
     s += "complete -c vault -n \"__fish_seen_subcommand_from import\" -F\n";
+    let with_site: Vec<&str> = info
+        .commands
+        .iter()
+        .filter(|c| takes_site(c))
+        .map(|c| c.name)
+        .collect();
+    s += &format!(
+        "complete -c vault -n \"__fish_seen_subcommand_from {}\" -a '({SITES})'\n",
+        with_site.join(" ")
+    );
     s += "complete -c vault -n \"__fish_seen_subcommand_from completions\" -x -a 'bash zsh fish'\n";
     s
 }

@@ -7,6 +7,7 @@
 //! 2 usage; 3 no such site; 5 `vault import` imported some items but not
 //! all (each one not imported is listed; 1 when it imported none).
 
+mod agent;
 mod args;
 mod clip;
 mod commands;
@@ -76,6 +77,9 @@ fn dispatch(ctx: &Ctx, command: Command) -> Res {
     match command {
         Command::Generate(_) | Command::Completions(_) => unreachable!("handled in run"),
         Command::Register(r) => commands::register(ctx, r),
+        Command::Unlock(u) => agent::unlock(ctx, u),
+        Command::Lock(l) => agent::lock(ctx, l),
+        Command::Status(s) => agent::status(ctx, s),
         Command::Add(a) => entries::add(ctx, a),
         Command::Get(g) => entries::get(ctx, g),
         Command::Show(s) => entries::show(ctx, s),
@@ -214,6 +218,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The agent and shell completion's helper: hidden, not argh commands.
+    match argv.get(1).map(String::as_str) {
+        Some(agent::AGENT_COMMAND) => return agent::run_agent(&argv[2..]),
+        Some(agent::SITES_COMMAND) => return agent::sites(),
+        _ => {}
+    }
     if let Some(args) = argv.get_mut(1..) {
         mark_stdin(args);
     }
