@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NPM   ?= npm
 
-.PHONY: run test build release interop-deps fuzz-api bench fmt lint clean audit
+.PHONY: run test test-agent build release interop-deps fuzz-api bench fmt lint clean audit
 
 # Build and serve on the embedded SQLite default. Creates .env (secrets) and
 # vaultd.db in this directory on first run. VAULTD_BIND (default
@@ -17,7 +17,15 @@ run:
 test: interop-deps
 	@tests/common/skipped.sh reset
 	@status=0; $(CARGO) test --all-targets || status=$$?; \
+		$(MAKE) --no-print-directory test-agent || status=$$?; \
 		tests/common/skipped.sh summary; exit $$status
+
+# The CLI suites once more, each command run through an unlocked agent
+# (`vault unlock` first, by tests/cli_kit): the CLI must behave the same
+# with an agent as without. Part of `make test`. The suites are the test files that run `vault` through tests/cli_kit.
+CLI_SUITES = $(filter-out agent,$(basename $(notdir $(shell grep -l '^mod cli_kit;' tests/*.rs))))
+test-agent:
+	VAULT_TEST_AGENT=1 $(CARGO) test $(addprefix --test ,$(CLI_SUITES))
 
 interop-deps:
 	@if command -v $(NPM) >/dev/null 2>&1; then \

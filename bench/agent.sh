@@ -54,4 +54,16 @@ measure() {
 echo "vault get, fresh login (today):  $(measure)"
 "$bin/vault" unlock >/dev/null 2>&1
 echo "vault get, unlocked agent:       $(VAULT_PASSWORD='' measure)"
+# Eight commands at once through the agent: how many logins and 429s.
+logins_before=$(grep -c 'POST /login/finish 200' "$tmp/log" || true)
+pids=""
+for n in 1 2 3 4 5 6 7 8; do
+    VAULT_PASSWORD='' "$bin/vault" get mail.example.org >"$tmp/par.$n" 2>&1 &
+    pids="$pids $!"
+done
+failed=0
+for p in $pids; do wait "$p" || failed=$((failed + 1)); done
+logins=$(($(grep -c 'POST /login/finish 200' "$tmp/log" || true) - logins_before))
+throttled=$(grep -c ' 429 ' "$tmp/log" || true)
+echo "8 parallel vault get through the agent: $failed failed, $logins logins, $throttled answers 429"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $profile build"

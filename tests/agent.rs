@@ -164,8 +164,8 @@ fn unlocked_commands_need_no_password_and_status_tells_no_secret() {
 /// made reachable by hand, the agent itself (SO_PEERCRED) refuses it.
 #[test]
 fn another_user_is_refused() {
-    if !rustix_is_root() {
-        eprintln!("not root: cannot run as nobody; test skipped");
+    if !is_root() {
+        common::skipped("not root: cannot run a command as nobody");
         return;
     }
     let server = TestServer::start(Backend::Sqlite).unwrap();
@@ -213,7 +213,7 @@ fn another_user_is_refused() {
     );
 }
 
-fn rustix_is_root() -> bool {
+fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
 }

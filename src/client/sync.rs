@@ -183,6 +183,15 @@ impl Session {
         })
     }
 
+    /// [`check`](Self::check) of everything the server serves now rather
+    /// than a delta on the snapshot (`vault verify`: an agent's copy holds
+    /// what was verified, and a server that rewrote rows without a new
+    /// `seq` would not show in a delta).
+    pub fn check_all(&self) -> Result<Verdict, Error> {
+        self.sync_state().snapshot = None;
+        self.check()
+    }
+
     /// Under `strict`, reads and writes of a vault that does not match its
     /// manifest fail with [`Error::Unverified`]; otherwise they go on, and
     /// each new mismatch is handed to the [`on_warning`](Self::on_warning)

@@ -96,3 +96,28 @@ fn the_state_after_a_write_is_predicted_as_the_server_will_store_it() {
         ])
     );
 }
+
+#[test]
+fn ages_read_as_people_say_them() {
+    assert_eq!(age(Duration::from_secs(0)), "0 s");
+    assert_eq!(age(Duration::from_secs(90)), "1 min 30 s");
+    assert_eq!(age(Duration::from_secs(7260)), "2 h 1 min");
+}
+
+#[test]
+fn only_a_server_out_of_reach_is_offline() {
+    let unreachable = HttpError::Unreachable {
+        url: "http://h:1".into(),
+        reason: "refused".into(),
+    };
+    assert!(is_offline(&unreachable));
+    assert!(is_offline(&HttpError::Unavailable {
+        message: "db".into()
+    }));
+    assert!(!is_offline(&HttpError::Unauthorized {
+        message: "expired".into()
+    }));
+    assert!(!is_offline(&HttpError::Conflict {
+        message: "x".into()
+    }));
+}

@@ -57,6 +57,8 @@ pub fn session(ctx: &Ctx, client: &client::Client) -> Res<Option<Session>> {
     let Some((mut agent, _)) = agent_for(ctx) else {
         return Ok(None);
     };
+    // This process is about to hold the agent's key: the same care.
+    agent::harden::no_dumps().map_err(Fail::Msg)?;
     let answer = match agent.call(&Request::Grant) {
         Ok(a) => a,
         Err(m) => {
@@ -156,6 +158,8 @@ pub fn unlock(ctx: &Ctx, u: Unlock) -> Res {
             why.to_owned()
         }));
     }
+    // Like a first login, a first unlock fills an empty profile.
+    *ctx.logged_in.borrow_mut() = client::normalise_username(&username).ok();
     eprintln!(
         "unlocked {username} at {}; locks after {} idle (vault lock to lock now)",
         ctx.server,

@@ -181,7 +181,7 @@ impl Ctx {
 /// 4 with one line when not; `--reseal` seals the vault as it is now.
 pub fn verify(ctx: &Ctx, v: Verify) -> Res {
     let session = ctx.login()?;
-    let verdict = session.check()?;
+    let verdict = session.check_all()?;
     if v.reseal {
         let seq = session.reseal()?;
         eprintln!(

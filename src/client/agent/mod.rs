@@ -269,3 +269,54 @@ impl Agent {
         serde_json::from_str(&answer).map_err(|e| format!("the agent answered nonsense: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_crosses_the_socket_whole_and_never_prints_its_secrets() {
+        let mut r = Response::ok();
+        r.grant = Some(Grant {
+            username: "alice".into(),
+            token: "tok.en.sig".into(),
+            key: "A".repeat(43),
+            copy: Copy {
+                seq: 3,
+                entries: Vec::new(),
+                manifest: Some("m".into()),
+            },
+            synced_ago_ms: 1500,
+        });
+        let line = serde_json::to_string(&r).unwrap();
+        let back: Response = serde_json::from_str(&line).unwrap();
+        let g = back.grant.as_ref().unwrap();
+        assert_eq!((g.token.as_str(), g.copy.seq), ("tok.en.sig", 3));
+        assert_eq!(g.copy.manifest.as_deref(), Some("m"));
+        let shown = format!("{back:?}");
+        assert!(
+            !shown.contains("tok.en.sig") && !shown.contains("AAAA"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn only_a_grant_is_a_use() {
+        let ops = ["status", "grant", "sites", "lock"];
+        let uses: Vec<bool> = ops
+            .iter()
+            .map(|op| {
+                let r: Request = serde_json::from_str(&format!("{{\"op\":\"{op}\"}}")).unwrap();
+                r.is_use()
+            })
+            .collect();
+        assert_eq!(uses, [false, true, false, false]);
+        assert!(serde_json::from_str::<Request>("{\"op\":\"get\",\"site\":\"x\"}").is_err());
+    }
+
+    #[test]
+    fn servers_match_without_a_trailing_slash_or_case() {
+        assert!(same_server("http://Pi.lan:8080/", "http://pi.lan:8080"));
+        assert!(!same_server("http://pi.lan:8080", "http://pi.lan:8081"));
+    }
+}

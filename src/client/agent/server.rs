@@ -292,13 +292,9 @@ fn answer(shared: &Shared, request: &Request) -> (Response, bool) {
                 ),
                 true,
             ),
-            Err(e) => (failure(&e), false),
+            Err(e) => (Response::fail(code::FAILED, e.to_string()), false),
         },
     }
-}
-
-fn failure(e: &Error) -> Response {
-    Response::fail(code::FAILED, e.to_string())
 }
 
 impl Unlocked {
