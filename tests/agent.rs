@@ -458,37 +458,78 @@ fn the_agent_keeps_its_secrets_to_itself() {
     }
 }
 
-/// Bash completes site names from the unlocked agent, and offers none
-/// (without prompting) once it is locked.
+/// A shell's completion of `vault get WORD`, with the device's variables
+/// and the `vault` under test first on PATH; `None` without that shell.
+fn complete_in(d: &Device, shell: &str, word: &str) -> Option<Vec<String>> {
+    let path = format!("/usr/bin/{shell}");
+    if !std::path::Path::new(&path).exists() {
+        common::skipped(&format!("{shell} not installed: its completion not run"));
+        return None;
+    }
+    let script = d.home.0.join(format!("vault.{shell}"));
+    std::fs::write(&script, d.run(&["completions", shell]).ok().stdout).unwrap();
+    let script = script.display();
+    let line = match shell {
+        "bash" => format!(
+            "source {script}; COMP_WORDS=(vault get '{word}'); COMP_CWORD=2; _vault; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        ),
+        "fish" => format!("source {script}; complete -C 'vault get {word}'"),
+        // zsh's completion system needs a terminal: run the script's site
+        // helper with `compadd` printing what it is given.
+        _ => format!(
+            "eval \"$(sed -n '/^_vault_sites()/,/^}}/p' {script})\"; \
+             compadd() {{ print -rl -- ${{(P)2}} }}; _vault_sites"
+        ),
+    };
+    let flag = if shell == "bash" {
+        "--norc"
+    } else {
+        "--no-config"
+    };
+    let mut cmd = Command::new(&path);
+    if shell == "zsh" {
+        cmd.arg("-f");
+    } else {
+        cmd.arg(flag);
+    }
+    cmd.args(["-c", &line]).env_clear();
+    for (k, v) in d.env.iter().filter(|(k, _)| k != "VAULT_PASSWORD") {
+        cmd.env(k, v);
+    }
+    let bin_dir = std::path::Path::new(VAULT).parent().unwrap();
+    cmd.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()));
+    let out = run_to_end(cmd, None, format!("{shell} completes {word}")).ok();
+    // fish adds a description after a tab; zsh's helper offers every name.
+    let mut words: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .filter(|w| !w.is_empty() && w.starts_with(word))
+        .collect();
+    words.sort();
+    Some(words)
+}
+
+/// bash, zsh and fish complete site names from the unlocked agent, and
+/// offer none (without prompting) while it is locked.
 #[test]
-fn bash_completes_site_names_from_the_agent() {
+fn shells_complete_site_names_from_the_agent() {
     let server = TestServer::start(Backend::Sqlite).unwrap();
     let d = device(&server);
     d.input(&["add", "mail.example.net"], "pw\n").ok();
-    let script = d.home.0.join("vault.bash");
-    std::fs::write(&script, d.run(&["completions", "bash"]).ok().stdout).unwrap();
-    let bin_dir = std::path::Path::new(VAULT).parent().unwrap();
-    let complete = |word: &str| -> String {
-        let line = format!(
-            "source {}; COMP_WORDS=(vault get '{word}'); COMP_CWORD=2; _vault; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-            script.display()
-        );
-        let mut cmd = Command::new("bash");
-        cmd.args(["--norc", "-c", &line]).env_clear();
-        for (k, v) in &d.env {
-            if k != "VAULT_PASSWORD" {
-                cmd.env(k, v);
-            }
+    let both = ["mail.example.net", "mail.example.org"];
+    for shell in ["bash", "zsh", "fish"] {
+        if let Some(words) = complete_in(&d, shell, "mail") {
+            assert!(words.is_empty(), "{shell}, locked: {words:?}");
         }
-        cmd.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()));
-        run_to_end(cmd, None, format!("complete {word}"))
-            .ok()
-            .stdout
-    };
-    assert_eq!(complete("mail"), "\n", "locked: nothing offered");
+    }
     unlock(&d, "10m");
-    let mut offered: Vec<String> = complete("mail").lines().map(str::to_owned).collect();
-    offered.sort();
-    assert_eq!(offered, ["mail.example.net", "mail.example.org"]);
-    assert_eq!(complete("mail.example.n"), "mail.example.net\n");
+    for shell in ["bash", "zsh", "fish"] {
+        if let Some(words) = complete_in(&d, shell, "mail") {
+            assert_eq!(words, both, "{shell}");
+        }
+        if let Some(words) = complete_in(&d, shell, "mail.example.n") {
+            assert_eq!(words, ["mail.example.net"], "{shell}");
+        }
+    }
 }
