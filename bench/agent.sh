@@ -4,11 +4,13 @@
 # (a fresh login), in the same run, against a scratch vaultd on loopback.
 # A measurement, not a test: it prints medians and asserts nothing.
 #
-#   bench/agent.sh [RUNS]          release build (default 30 runs each)
-#   PROFILE=debug bench/agent.sh   the dev build instead
+#   bench/agent.sh [RUNS] [ENTRIES]   release build (default 30 runs each,
+#                                     a vault of 1 entry)
+#   PROFILE=debug bench/agent.sh      the dev build instead
 set -eu
 cd "$(dirname "$0")/.."
 runs="${1:-30}"
+entries="${2:-1}"
 profile="${PROFILE:-release}"
 if [ "$profile" = release ]; then
     cargo build --release --quiet --bin vaultd --bin vault
@@ -36,6 +38,17 @@ export HOME="$tmp" XDG_RUNTIME_DIR="$tmp/run" XDG_STATE_HOME="$tmp/state" \
     VAULT_SERVER="$url" VAULT_USERNAME=bench VAULT_PASSWORD="bench: a long passphrase 42"
 "$bin/vault" register >/dev/null 2>&1
 printf 'hunter2' | "$bin/vault" add mail.example.org 2>/dev/null
+if [ "$entries" -gt 1 ]; then
+    # The rest of the vault, each entry with a URL and a note.
+    python3 - "$entries" >"$tmp/more.csv" <<'PY'
+import sys
+print("name,url,username,password,note")
+for i in range(1, int(sys.argv[1])):
+    print(f"site-{i}.example,https://site-{i}.example/login,user{i}@example.org,pw-{i}-xxxxxxxxxxxx,note {i}")
+PY
+    "$bin/vault" import "$tmp/more.csv" >/dev/null 2>&1
+fi
+echo "vault of $("$bin/vault" ls | wc -l) entries"
 
 now_ms() { date +%s%N | awk '{ printf "%.2f", $1 / 1000000 }'; }
 # Median and range of RUNS wall times of `vault get` (ms, one per line).

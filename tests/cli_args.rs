@@ -9,8 +9,8 @@ use std::process::Command;
 use cli_kit::{Device, ls, register};
 use common::{Backend, TempDir, TestServer};
 
-/// A PEM certificate file (any certificate: over plain http it is only
-/// loaded, which is what `--ca-file` must survive).
+/// A PEM certificate file (any certificate: over plain http it is not
+/// used; what is tested is `--ca-file` before a `-` argument).
 fn some_certificate(dir: &TempDir) -> String {
     let out = Command::new("openssl")
         .current_dir(&dir.0)

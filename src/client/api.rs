@@ -189,6 +189,28 @@ struct EntriesBody {
     entries: Vec<WireEntry>,
 }
 
+/// The TLS set-up of an https server: the system's CA bundle, and the CA
+/// file (a LAN server's own CA) if one is given.
+fn tls_connector(
+    base: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<native_tls::TlsConnector, HttpError> {
+    let bad_ca = |reason: String| HttpError::BadUrl {
+        url: base.to_owned(),
+        reason,
+    };
+    let mut tls = native_tls::TlsConnector::builder();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| bad_ca(format!("cannot read the CA file {}: {e}", path.display())))?;
+        let cert = native_tls::Certificate::from_pem(&pem)
+            .map_err(|_| bad_ca(format!("{} is not a PEM certificate", path.display())))?;
+        tls.add_root_certificate(cert);
+    }
+    tls.build()
+        .map_err(|e| bad_ca(format!("cannot set up TLS: {e}")))
+}
+
 impl Api {
     /// A client for the server at `base_url` (`http://host:port` or
     /// `https://host:port`, a path prefix allowed); HTTPS checks the server's
@@ -215,31 +237,21 @@ impl Api {
                 reason: "expected http://HOST[:PORT] or https://HOST[:PORT]".into(),
             });
         }
-        let bad_ca = |reason: String| HttpError::BadUrl {
-            url: base.clone(),
-            reason,
-        };
-        let mut tls = native_tls::TlsConnector::builder();
-        if let Some(path) = ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| bad_ca(format!("cannot read the CA file {}: {e}", path.display())))?;
-            let cert = native_tls::Certificate::from_pem(&pem)
-                .map_err(|_| bad_ca(format!("{} is not a PEM certificate", path.display())))?;
-            tls.add_root_certificate(cert);
-        }
-        let tls = tls
-            .build()
-            .map_err(|e| bad_ca(format!("cannot set up TLS: {e}")))?;
-        let agent = ureq::AgentBuilder::new()
-            .tls_connector(std::sync::Arc::new(tls))
+        let mut builder = ureq::AgentBuilder::new()
             // A server that is down, or up and silent, is told in seconds.
             .timeout_connect(CONNECT_TIMEOUT)
             .timeout_read(READ_TIMEOUT)
             .timeout_write(READ_TIMEOUT)
             // Never follow a redirect with a token or an OPAQUE message.
             .redirects(0)
-            .user_agent(concat!("vault/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("vault/", env!("CARGO_PKG_VERSION")));
+        // Only https needs TLS: setting it up reads the system's whole CA
+        // bundle, some 40 ms, which a command through the agent would
+        // otherwise spend for nothing on a plain-http loopback server.
+        if lower.starts_with("https://") {
+            builder = builder.tls_connector(std::sync::Arc::new(tls_connector(&base, ca_file)?));
+        }
+        let agent = builder.build();
         Ok(Api { base, agent })
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{Change, HttpError, WireEntry, Write, Written};
+use super::api::{Change, HttpError, SyncAnswer, WireEntry, Write, Written};
 use super::manifest::{self, Manifest, ManifestKey, Mismatch};
 use super::{Error, Session, authed};
 
@@ -53,7 +53,7 @@ type Warn = Box<dyn Fn(&dyn std::fmt::Display) + Send>;
 /// A vault as the server sent it: what an agent keeps and hands to the
 /// commands it serves (every field still sealed).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Copy {
+pub struct SealedCopy {
     pub seq: i64,
     pub entries: Vec<WireEntry>,
     pub manifest: Option<String>,
@@ -256,23 +256,18 @@ impl Session {
         };
         let answer = match self.api.sync(&self.token, since) {
             Ok(a) => a,
-            Err(e) if is_offline(&e) && inner.snapshot.is_some() => {
-                let Some(synced) = inner.copy_synced else {
-                    return Err(Error::Api(e));
-                };
-                if !std::mem::replace(&mut inner.offline_warned, true)
-                    && let Some(warn) = &inner.warn
-                {
-                    warn(&format_args!(
-                        "{e}; answering from the agent's copy of {} ago (seq {})",
-                        age(synced.elapsed()),
-                        inner.snapshot.as_ref().map_or(0, |s| s.seq)
-                    ));
-                }
+            Err(e) if is_offline(&e) && inner.copy_synced.is_some() && inner.snapshot.is_some() => {
+                offline(inner, &e);
                 return Ok(());
             }
             Err(e) => return Err(authed(e)),
         };
+        if inner.copy_synced.is_some() {
+            inner.copy_synced = Some(Instant::now());
+        }
+        if self.still_verified(inner, &answer)? {
+            return Ok(());
+        }
         let mut entries = match inner.snapshot.take() {
             Some(s) if !failed => s.entries,
             _ => BTreeMap::new(),
@@ -283,10 +278,29 @@ impl Session {
         for e in answer.entries {
             entries.insert(e.site.clone(), e);
         }
-        if inner.copy_synced.is_some() {
-            inner.copy_synced = Some(Instant::now());
-        }
         self.settle(inner, answer.seq, entries, answer.manifest)
+    }
+
+    /// Nothing changed since a snapshot that verified, and this device has
+    /// verified nothing newer meanwhile: the verdict stands without
+    /// another pass over every entry (a command makes several reads).
+    fn still_verified(&self, inner: &Inner, answer: &SyncAnswer) -> Result<bool, Error> {
+        let Some(snap) = &inner.snapshot else {
+            return Ok(false);
+        };
+        let unchanged = snap.verdict.is_ok()
+            && answer.entries.is_empty()
+            && answer.deleted.is_empty()
+            && answer.seq == snap.seq
+            && answer.manifest == snap.manifest;
+        if !unchanged {
+            return Ok(false);
+        }
+        let seen = match self.state_file(inner) {
+            Some(f) => f.seen(self.api.base_url(), &self.username)?,
+            None => 0,
+        };
+        Ok(seen <= snap.seq)
     }
 
     /// Checks `entries` at `seq` against `manifest` and this device's
@@ -320,10 +334,10 @@ impl Session {
     }
 
     /// The vault as last synced, sealed (what an agent keeps).
-    pub fn copy(&self) -> Option<Copy> {
+    pub fn copy(&self) -> Option<SealedCopy> {
         let inner = self.sync_state();
         let snap = inner.snapshot.as_ref()?;
-        Some(Copy {
+        Some(SealedCopy {
             seq: snap.seq,
             entries: snap.entries.values().cloned().collect(),
             manifest: snap.manifest.clone(),
@@ -334,7 +348,7 @@ impl Session {
     /// checked here like a sync (the agent is not trusted to have), then
     /// brought up to date by the next read's `/sync`, or, while the server
     /// cannot be reached, answering reads on its own.
-    pub fn adopt(&self, copy: Copy, synced_ago: Duration) -> Result<(), Error> {
+    pub fn adopt(&self, copy: SealedCopy, synced_ago: Duration) -> Result<(), Error> {
         let mut inner = self.sync_state();
         let entries = copy
             .entries
@@ -484,6 +498,23 @@ impl Session {
         };
         Ok(self.write_with(&Write::Change(&change), true)?.seq)
     }
+}
+
+/// The server is out of reach and the snapshot is an agent's copy: reads
+/// answer from it, with one warning naming its age.
+fn offline(inner: &mut Inner, e: &HttpError) {
+    if std::mem::replace(&mut inner.offline_warned, true) {
+        return;
+    }
+    let (Some(warn), Some(synced), Some(snap)) = (&inner.warn, inner.copy_synced, &inner.snapshot)
+    else {
+        return;
+    };
+    warn(&format_args!(
+        "{e}; answering from the agent's copy of {} ago (seq {})",
+        age(synced.elapsed()),
+        snap.seq
+    ));
 }
 
 /// Fails under strict, or warns once, for a snapshot that did not verify.

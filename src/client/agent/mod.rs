@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::sync::Copy;
+use super::sync::SealedCopy;
 
 /// The socket's file name inside [`socket_dir`].
 pub const SOCKET_NAME: &str = "agent.sock";
@@ -67,7 +67,7 @@ pub struct Grant {
     /// The vault key's 32 bytes, base64url.
     pub key: String,
     /// The vault as the server sent it, every field sealed.
-    pub copy: Copy,
+    pub copy: SealedCopy,
     /// Milliseconds since the copy last matched the server.
     pub synced_ago_ms: u64,
 }
@@ -281,7 +281,7 @@ mod tests {
             username: "alice".into(),
             token: "tok.en.sig".into(),
             key: "A".repeat(43),
-            copy: Copy {
+            copy: SealedCopy {
                 seq: 3,
                 entries: Vec::new(),
                 manifest: Some("m".into()),
