@@ -57,6 +57,7 @@ pub const FILES: &[Asset] = &[
     asset!("dom.js"),
     asset!("opaque.js"),
     asset!("worker.js"),
+    asset!("warm.js"),
     asset!("generate.js"),
     asset!("words.txt"),
     asset!("totp.js"),

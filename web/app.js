@@ -3,6 +3,7 @@
 // locks by itself, since nothing is ever stored).
 import * as api from './api.js';
 import { warmUp } from './opaque.js';
+import { warmUp as warmUpLogin } from './warm.js';
 import { cancelClipboardClear } from './dom.js';
 import { loginView } from './views/login.js';
 import { listView } from './views/list.js';
@@ -170,7 +171,10 @@ api.onLock((reason) => {
     'logged out': 'Logged out: every session of this account has ended.',
     locked: 'Locked.',
   }[reason];
-  if (reason !== 'switch') showLogin(why ?? null);
+  if (reason !== 'switch') {
+    showLogin(why ?? null);
+    warmUpLogin();
+  }
 });
 
 for (const type of ['pointerdown', 'keydown', 'input', 'wheel', 'touchstart']) {
@@ -214,3 +218,4 @@ showInsecureBanner();
 registerServiceWorker();
 warmUp();
 showLogin();
+warmUpLogin();

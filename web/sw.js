@@ -16,7 +16,7 @@ const CACHE = 'vaultd-web-v1';
 const FILES = [
   '', 'index.html', 'https.html', 'app.css', 'icon.svg', 'icon-192.png', 'icon-512.png',
   'app.webmanifest', 'app.js', 'api.js', 'crypto.js', 'entry.js', 'manifest.js', 'dom.js',
-  'opaque.js', 'worker.js', 'generate.js', 'words.txt', 'totp.js',
+  'opaque.js', 'worker.js', 'warm.js', 'generate.js', 'words.txt', 'totp.js',
   'views/login.js', 'views/list.js', 'views/entry.js', 'views/editor.js', 'views/account.js',
   'vendor/opaque.js', 'vendor/noble-ciphers.js', 'vendor/noble-hashes.js',
   'vendor/LICENSE-opaque.txt', 'vendor/LICENSE-noble-ciphers.txt', 'vendor/LICENSE-noble-hashes.txt',
