@@ -126,6 +126,13 @@ fn browser_keeps_the_manifest_rules() {
     run("sync.test.mjs", &[]);
 }
 
+/// Hundreds of entries: all listed, searched exactly while the list keeps
+/// its items, an altered one counted as unreadable with the warning.
+#[test]
+fn many_entries_open_and_search() {
+    run("many.test.mjs", &[]);
+}
+
 /// Issue 18: over `--tls auto` with Chromium trusting the server's key, the
 /// web vault is a secure context, installs (manifest, icons) and its service
 /// worker serves the page after the test kills this vaultd.

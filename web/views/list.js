@@ -7,16 +7,20 @@ export function itemLabel(e) {
   return e.username ? `${e.name}, ${e.username}` : e.name;
 }
 
-/** Items shown at once; more as the user scrolls (or presses ArrowDown). */
-export const PAGE = 100;
+/**
+ * Items shown at once (a phone shows about 14, a desktop 20); more as the
+ * user scrolls (or presses ArrowDown or Show more).
+ */
+export const PAGE = 50;
 const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
 
 /**
  * `vault` is {entries, unreadable, query}; `actions` has open(entry), add(),
  * account(), trash(), back() and search(query) (to keep the query).
- * Only the matching items are in the list, at most PAGE more at a time, and
- * each is built the first time it is shown: a keystroke over 2,000 entries
- * lays out a hundred items, not two thousand.
+ * Only the matching items are in the list, at most PAGE more at a time,
+ * each built the first time it is shown and kept in place while it still
+ * matches: a keystroke over 2,000 entries adds at most PAGE items, and
+ * narrowing a search only removes some.
  */
 export function listView(vault, actions, { title = 'Vault', trash = false } = {}) {
   const shown = vault.entries
@@ -44,8 +48,28 @@ export function listView(vault, actions, { title = 'Vault', trash = false } = {}
     const next = matches.slice(rendered, rendered + PAGE);
     list.append(...next.map(build));
     rendered += next.length;
+    moreLeft();
+  }
+
+  function moreLeft() {
     more.hidden = rendered >= matches.length;
     more.textContent = `Show more (${matches.length - rendered} left)`;
+  }
+
+  /**
+   * Makes the list exactly `lis`, in order, touching as few nodes as it
+   * can: an item shown before and still matching keeps its node where it is,
+   * so the browser styles and lays out only what is new. `lis` and the
+   * items already shown are both in the order of `items`.
+   */
+  function place(lis) {
+    const keep = new Set(lis);
+    for (const li of [...list.children]) if (!keep.has(li)) li.remove();
+    let at = list.firstChild;
+    for (const li of lis) {
+      if (li === at) at = at.nextSibling;
+      else list.insertBefore(li, at);
+    }
   }
 
   const count = h('p', { class: 'status', role: 'status' });
@@ -54,9 +78,9 @@ export function listView(vault, actions, { title = 'Vault', trash = false } = {}
     actions.search?.(query);
     const q = query.trim().toLowerCase();
     matches = q === '' ? items : items.filter((i) => i.text.includes(q));
-    rendered = 0;
-    list.replaceChildren();
-    renderMore();
+    rendered = Math.min(matches.length, PAGE);
+    place(matches.slice(0, rendered).map(build));
+    moreLeft();
     const n = matches.length;
     count.textContent = shown.length === 0
       ? (trash ? 'The trash is empty.' : 'No entries yet: add one with New entry.')
