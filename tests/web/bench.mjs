@@ -36,8 +36,9 @@ if (!process.env.BENCH_ACCOUNT) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const range = (xs) => (xs.some(Number.isNaN) ? 'n/a' : `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`);
-// The steps after Argon2id, by the marks web/api.js and web/app.js set.
-const STEPS = [['vault:ksf-end', 'vault:session', '/login/finish, vault key'], ['vault:session', 'vault:synced', '/sync'],
+// The steps besides Argon2id, by the marks web/api.js and web/app.js set.
+const STEPS = [['vault:login-submit', 'vault:ksf-start', 'submit to Argon2id (OPAQUE start, /login)'],
+  ['vault:ksf-end', 'vault:session', '/login/finish, vault key'], ['vault:session', 'vault:synced', '/sync'],
   ['vault:synced', 'vault:checked', 'manifest check'], ['vault:checked', 'vault:opened', 'entries opened (after the check)'],
   ['vault:opened', 'vault:list-shown', 'list built'], ['vault:list-shown', 'bench:painted', 'to the next frame']];
 const rows = [];
