@@ -10,8 +10,8 @@
 // by web/api.js), what is left and where it went; a search keystroke's
 // handler and next frame; what the page loads.
 //
-// Each login starts from a reloaded page once its entry workers are ready
-// (the `vault:warm` mark of web/pool.js, well under a second; 3 s for a
+// Each login starts from a reloaded page once the page has warmed up its code
+// (the `vault:warm` mark of web/warm.js, well under a second; 3 s for a
 // page without it), as when a person types the password; BENCH_NO_WAIT=1
 // clicks Log in at once instead.
 import { launch, openPage, createAccount, logIn, newName, BASE } from './lib.mjs';
