@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod opaque;
 pub mod search;
 mod session;
+mod state;
 pub mod sync;
 pub mod text;
 pub mod totp;
