@@ -36,6 +36,11 @@ fn no_password(d: &Device, args: &[&str]) -> Out {
     d.run_with(args, &[("VAULT_PASSWORD", "")], None)
 }
 
+/// `vault get mail.example.org` without the password: only an agent answers.
+fn read_through_agent(d: &Device) -> String {
+    no_password(d, &["get", "mail.example.org"]).ok().stdout
+}
+
 /// Exit `code`, `needle` on stderr (with the warnings before the error).
 fn failed(out: &Out, code: i32, needle: &str) {
     assert_eq!(out.code, code, "{out:#?}");
@@ -207,10 +212,7 @@ fn another_user_is_refused() {
     std::fs::set_permissions(socket(&d), open(0o600)).unwrap();
     std::fs::set_permissions(run.join("vault"), open(0o700)).unwrap();
     // And the agent still serves its own user.
-    assert_eq!(
-        no_password(&d, &["get", "mail.example.org"]).ok().stdout,
-        "hunter2\n"
-    );
+    assert_eq!(read_through_agent(&d), "hunter2\n");
 }
 
 fn is_root() -> bool {
@@ -326,21 +328,14 @@ fn a_killed_agent_leaves_commands_working() {
     let d = device(&server);
     unlock(&d, "10m");
     common::send_signal(pid(&d), "KILL");
-    let start = Instant::now();
-    while status(&d) != "locked\n" {
-        assert!(start.elapsed() < Duration::from_secs(5));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_locked(&d, Duration::from_secs(5));
     assert!(socket(&d).exists(), "a stale socket is left behind");
     // With the password, a plain login as before; the stale socket is ignored.
     let out = d.run(&["get", "mail.example.org"]).ok();
     assert_eq!(out.stdout, "hunter2\n");
     assert_eq!(out.stderr, "");
     unlock(&d, "10m");
-    assert_eq!(
-        no_password(&d, &["get", "mail.example.org"]).ok().stdout,
-        "hunter2\n"
-    );
+    assert_eq!(read_through_agent(&d), "hunter2\n");
 }
 
 #[test]
@@ -398,10 +393,7 @@ fn a_second_unlock_replaces_the_first_only_once_it_logged_in() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(
-        no_password(&d, &["get", "mail.example.org"]).ok().stdout,
-        "hunter2\n"
-    );
+    assert_eq!(read_through_agent(&d), "hunter2\n");
 }
 
 /// What can be seen of the agent from outside: its key pages locked, no
